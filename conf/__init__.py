@@ -1,0 +1,1 @@
+"""Hydra configuration tree of iim (shipped inside the package as ``iim.conf``)."""

@@ -1,0 +1,91 @@
+"""The IIM training loss: MSE on the confidence map plus L1 on the binary map."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from iim.modules.binarization import binarize
+
+__all__ = ["IIMLoss", "iim_loss"]
+
+
+def iim_loss(
+    confidence: Tensor,
+    threshold: Tensor,
+    binary: Tensor,
+    target: Tensor,
+    mse_weight: float = 1.0,
+    l1_weight: float = 1.0,
+    l1_into_confidence: bool = True,
+) -> dict[str, Tensor]:
+    """``mse_weight * MSE(P, Y) + l1_weight * mean|B - Y|``, the original's loss (weights 1 : 1).
+
+    The L1 term trains the threshold encoder through the binarization's ``-g`` gradient and, unless
+    ``l1_into_confidence`` is false, also the confidence predictor through its ``grad_scale * g`` straight-through
+    gradient (the original's behaviour). With ``l1_into_confidence=False`` the binary map is recomputed from the
+    detached confidence (same values), so the L1 term reaches the threshold encoder only (the paper's Table 3 rows
+    "L1 loss on BM only").
+
+    Args:
+        confidence: Predicted confidence ``P`` in (0, 1).
+        threshold: Threshold ``T``.
+        binary: ``binarize(P, T)`` as the network returned it.
+        target: Instance map ``Y`` in {0, 1}.
+        mse_weight: Weight of the MSE term.
+        l1_weight: Weight of the L1 term.
+        l1_into_confidence: Whether the L1 gradient reaches the confidence predictor.
+
+    Returns:
+        ``{"loss", "mse", "l1"}`` scalars; ``loss`` is the weighted sum.
+
+    Shape:
+        - confidence, threshold, binary, target: :math:`(B, 1, H, W)`
+    """
+    if target.shape != confidence.shape:
+        raise ValueError(
+            f"iim_loss: `target` of shape {tuple(target.shape)} must match `confidence` of shape {tuple(confidence.shape)}"
+        )
+    target = target.to(confidence.dtype)
+    if not l1_into_confidence:
+        binary = binarize(confidence.detach(), threshold)
+    mse = F.mse_loss(confidence, target)
+    l1 = (binary - target).abs().mean()
+    return {"loss": mse_weight * mse + l1_weight * l1, "mse": mse.detach(), "l1": l1.detach()}
+
+
+class IIMLoss(nn.Module):
+    """Module form of :func:`iim_loss`; takes the network's output (an :class:`~iim.models.IIMOutput` or a mapping).
+
+    Args:
+        mse_weight: Weight of ``MSE(P, Y)``.
+        l1_weight: Weight of ``mean|B - Y|``.
+        l1_into_confidence: Whether the L1 gradient reaches the confidence predictor (True in the original).
+
+    Shape:
+        - output: three :math:`(B, 1, H, W)` maps (``confidence``, ``threshold``, ``binary``)
+        - target: :math:`(B, 1, H, W)`
+    """
+
+    def __init__(self, mse_weight: float = 1.0, l1_weight: float = 1.0, l1_into_confidence: bool = True) -> None:
+        super().__init__()
+        if mse_weight < 0 or l1_weight < 0:
+            raise ValueError(f"IIMLoss: weights must be >= 0, got mse_weight={mse_weight}, l1_weight={l1_weight}")
+        self.mse_weight = float(mse_weight)
+        self.l1_weight = float(l1_weight)
+        self.l1_into_confidence = bool(l1_into_confidence)
+
+    def forward(self, output: Mapping[str, Tensor] | tuple[Tensor, Tensor, Tensor], target: Tensor) -> dict[str, Tensor]:
+        """Compute the loss terms."""
+        if isinstance(output, Mapping):
+            confidence, threshold, binary = output["confidence"], output["threshold"], output["binary"]
+        else:
+            confidence, threshold, binary = output
+        return iim_loss(
+            confidence, threshold, binary, target, self.mse_weight, self.l1_weight, self.l1_into_confidence
+        )
+
+    def extra_repr(self) -> str:
+        return f"mse_weight={self.mse_weight}, l1_weight={self.l1_weight}, l1_into_confidence={self.l1_into_confidence}"

@@ -1,0 +1,20 @@
+"""Torch building blocks of IIM: the binarization step, the compressed sigmoid and the threshold encoders.
+
+This package imports only torch, so other projects can use it without Lightning or Hydra::
+
+    from iim.modules import BinarizationLayer
+"""
+
+from iim.modules.binarization import BinarizationLayer, binarize
+from iim.modules.compressed_sigmoid import CompressedSigmoid, compressed_sigmoid
+from iim.modules.threshold import FixedThreshold, ImageThresholdEncoder, PixelThresholdEncoder
+
+__all__ = [
+    "BinarizationLayer",
+    "CompressedSigmoid",
+    "FixedThreshold",
+    "ImageThresholdEncoder",
+    "PixelThresholdEncoder",
+    "binarize",
+    "compressed_sigmoid",
+]
