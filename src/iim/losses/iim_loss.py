@@ -46,7 +46,8 @@ def iim_loss(
     """
     if target.shape != confidence.shape:
         raise ValueError(
-            f"iim_loss: `target` of shape {tuple(target.shape)} must match `confidence` of shape {tuple(confidence.shape)}"
+            f"iim_loss: `target` of shape {tuple(target.shape)} must match `confidence` of shape "
+            f"{tuple(confidence.shape)}"
         )
     target = target.to(confidence.dtype)
     if not l1_into_confidence:
@@ -77,15 +78,15 @@ class IIMLoss(nn.Module):
         self.l1_weight = float(l1_weight)
         self.l1_into_confidence = bool(l1_into_confidence)
 
-    def forward(self, output: Mapping[str, Tensor] | tuple[Tensor, Tensor, Tensor], target: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self, output: Mapping[str, Tensor] | tuple[Tensor, Tensor, Tensor], target: Tensor
+    ) -> dict[str, Tensor]:
         """Compute the loss terms."""
         if isinstance(output, Mapping):
             confidence, threshold, binary = output["confidence"], output["threshold"], output["binary"]
         else:
             confidence, threshold, binary = output
-        return iim_loss(
-            confidence, threshold, binary, target, self.mse_weight, self.l1_weight, self.l1_into_confidence
-        )
+        return iim_loss(confidence, threshold, binary, target, self.mse_weight, self.l1_weight, self.l1_into_confidence)
 
     def extra_repr(self) -> str:
         return f"mse_weight={self.mse_weight}, l1_weight={self.l1_weight}, l1_into_confidence={self.l1_into_confidence}"

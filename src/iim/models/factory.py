@@ -48,8 +48,10 @@ def build_network(predictor: str = "efficientnet_lite0", threshold: str = "pbm",
     from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
 
-    for kind, name, options in (("predictor", predictor, available_predictors()),
-                                ("threshold", threshold, available_thresholds())):
+    for kind, name, options in (
+        ("predictor", predictor, available_predictors()),
+        ("threshold", threshold, available_thresholds()),
+    ):
         if name not in options:
             raise ValueError(f"build_network: unknown {kind} {name!r}; choose one of {options}")
     args = [f"{_GROUP}/predictor={predictor}", f"{_GROUP}/threshold_encoder={threshold}"]

@@ -37,9 +37,9 @@ class IIMNet(nn.Module):
 
     Args:
         predictor: The confidence branch.
-        threshold_encoder: A module called as ``encoder(features, confidence)`` (e.g. :class:`~iim.modules.FixedThreshold`),
-            or a factory called with ``in_channels=predictor.feature_channels`` that builds one
-            (:class:`~iim.modules.PixelThresholdEncoder`, :class:`~iim.modules.ImageThresholdEncoder`).
+        threshold_encoder: A module called as ``encoder(features, confidence)`` (e.g.
+            :class:`~iim.modules.FixedThreshold`), or a factory called with ``in_channels=predictor.feature_channels``
+            that builds one (:class:`~iim.modules.PixelThresholdEncoder`, :class:`~iim.modules.ImageThresholdEncoder`).
         binarizer: The binarization layer (``grad_scale`` 0.2 as in the original). Defaults to ``BinarizationLayer()``.
         size_divisor: Pad inputs to a multiple of this; defaults to the least common multiple of the predictor's and
             the threshold encoder's requirements.

@@ -43,7 +43,9 @@ def _local_file_hint(name: str) -> str:
     )
 
 
-def convert_by_order(source: Mapping[str, Tensor], target: Mapping[str, Tensor], what: str = "weights") -> dict[str, Tensor]:
+def convert_by_order(
+    source: Mapping[str, Tensor], target: Mapping[str, Tensor], what: str = "weights"
+) -> dict[str, Tensor]:
     """Rename ``source``'s tensors to ``target``'s keys, pairing them by position and checking every shape.
 
     Args:

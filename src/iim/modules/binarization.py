@@ -32,7 +32,9 @@ class _StraightThroughStep(torch.autograd.Function):
     """Hard step forward, ``(grad_scale * g, -g)`` backward (the original ``BinarizedF``)."""
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, confidence: Tensor, threshold: Tensor, grad_scale: float) -> Tensor:  # type: ignore[override]
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, confidence: Tensor, threshold: Tensor, grad_scale: float
+    ) -> Tensor:  # type: ignore[override]
         ctx.grad_scale = grad_scale  # type: ignore[attr-defined]
         ctx.threshold_shape = threshold.shape  # type: ignore[attr-defined]
         ctx.threshold_dtype = threshold.dtype  # type: ignore[attr-defined]

@@ -1,0 +1,38 @@
+"""The public import contract: the torch core stays light (no Lightning, Hydra, OmegaConf or albumentations)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "albumentations", "wandb")
+
+
+@pytest.mark.parametrize("module", ["iim", "iim.modules", "iim.models", "iim.losses"])
+def test_light_import_in_a_fresh_interpreter(module):
+    code = (
+        f"import sys, {module}\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"`import {module}` pulled in {result.stdout.strip()}"
+
+
+def test_documented_import():
+    from iim.modules import BinarizationLayer, binarize
+
+    assert BinarizationLayer().grad_scale == 0.2
+    assert callable(binarize)
+
+
+def test_every_public_name_exists():
+    import iim.losses
+    import iim.models
+    import iim.modules
+
+    for pkg in (iim.modules, iim.models, iim.losses):
+        for name in pkg.__all__:
+            assert hasattr(pkg, name), f"{pkg.__name__}.{name}"
