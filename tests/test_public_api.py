@@ -10,7 +10,9 @@ import pytest
 HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "albumentations", "wandb")
 
 
-@pytest.mark.parametrize("module", ["iim", "iim.modules", "iim.models", "iim.losses"])
+@pytest.mark.parametrize(
+    "module", ["iim", "iim.modules", "iim.models", "iim.losses", "iim.ops", "iim.targets", "iim.metrics"]
+)
 def test_light_import_in_a_fresh_interpreter(module):
     code = (
         f"import sys, {module}\n"
@@ -29,10 +31,14 @@ def test_documented_import():
 
 
 def test_every_public_name_exists():
+    import iim.data
     import iim.losses
+    import iim.metrics
     import iim.models
     import iim.modules
+    import iim.ops
+    import iim.targets
 
-    for pkg in (iim.modules, iim.models, iim.losses):
+    for pkg in (iim.modules, iim.models, iim.losses, iim.ops, iim.targets, iim.metrics, iim.data):
         for name in pkg.__all__:
             assert hasattr(pkg, name), f"{pkg.__name__}.{name}"

@@ -1,0 +1,43 @@
+"""The data layer: dataset readers, the augmentation pipeline with instance-map targets, and the DataModule.
+
+Readers, records, transforms, the dataset and the synthetic generator need no Lightning; ``CrowdDataModule`` is
+imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iim.data.collate import collate_crowd
+from iim.data.dataset import CrowdDataset, load_image
+from iim.data.readers import READERS, get_reader
+from iim.data.records import CrowdRecord, DatasetError, Problem
+from iim.data.synthetic import SyntheticCrowds, SyntheticSource, write_synthetic_dataset
+from iim.data.transforms import CrowdTransform, eval_transform, train_transform
+
+__all__ = [
+    "READERS",
+    "CrowdDataModule",
+    "CrowdDataset",
+    "CrowdRecord",
+    "CrowdTransform",
+    "DatasetError",
+    "Problem",
+    "SyntheticCrowds",
+    "SyntheticSource",
+    "collate_crowd",
+    "eval_transform",
+    "get_reader",
+    "load_image",
+    "seed_worker",
+    "train_transform",
+    "write_synthetic_dataset",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("CrowdDataModule", "seed_worker"):
+        from iim.data import datamodule
+
+        return getattr(datamodule, name)
+    raise AttributeError(f"module 'iim.data' has no attribute {name!r}")

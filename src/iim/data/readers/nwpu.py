@@ -1,0 +1,55 @@
+"""NWPU-Crowd (JSON annotations with head points and boxes, official split files)."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import numpy as np
+
+from iim.data.readers.base import DatasetReader, Item, ParsedAnnotation
+
+__all__ = ["NWPUReader"]
+
+
+class NWPUReader(DatasetReader):
+    """NWPU-Crowd in the official layout (merge the ``images_part*.zip`` archives into ``images/``)::
+
+        root/images/0001.jpg ... 5109.jpg
+        root/jsons/0001.json ... 3609.json      {"img_id", "human_num", "points": [[x, y]], "boxes": [[x1, y1, x2, y2]]}
+        root/train.txt  root/val.txt  root/test.txt    (lines "<id> <luminance> <scene level>"; test: "<id>")
+
+    Official splits: train 3,109, val 500 (3110-3609 with 3169 swapped for 3098), test 1,500 (no annotations).
+    Coordinates are used as they are (0-based pixels). The luminance and scene level go to ``meta``.
+    """
+
+    name: ClassVar[str] = "nwpu"
+    official_splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
+    default_val_fraction: ClassVar[float | None] = None
+
+    @classmethod
+    def layout_hint(cls) -> str:
+        return "images/<id>.jpg, jsons/<id>.json, train.txt, val.txt, test.txt"
+
+    def _items(self, split: str) -> list[Item]:
+        list_file = self._require(self.root / f"{split}.txt", f"the split file '{split}.txt'")
+        images = self._require(self.root / "images", "an 'images' folder")
+        items = []
+        for line in list_file.read_text().splitlines():
+            tokens = line.split()
+            if not tokens:
+                continue
+            meta = {}
+            if len(tokens) >= 3:
+                meta = {"luminance": int(tokens[1]), "scene_level": int(tokens[2])}
+            ann = None if split == "test" else self.root / "jsons" / f"{tokens[0]}.json"
+            items.append(Item(tokens[0], images / f"{tokens[0]}.jpg", ann, meta))
+        return items
+
+    def _parse(self, item: Item) -> ParsedAnnotation:
+        assert item.annotation_path is not None
+        data = json.loads(item.annotation_path.read_text())
+        points = np.asarray(data.get("points", []), dtype=np.float64).reshape(-1, 2)
+        boxes = data.get("boxes")
+        boxes_arr = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        return ParsedAnnotation(points, boxes_arr, data.get("human_num"))

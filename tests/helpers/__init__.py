@@ -1,0 +1,1 @@
+"""Test helpers (fake datasets, paths to the shared real data)."""
