@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from iim.data.collate import collate_crowd
-from iim.data.dataset import CrowdDataset, load_image
+from iim.data.dataset import CrowdDataset
+from iim.data.image_io import image_size, load_image
 from iim.data.readers import READERS, get_reader
 from iim.data.records import CrowdRecord, DatasetError, Problem
+from iim.data.stats import DATASET_STATS, compute_mean_std
 from iim.data.synthetic import SyntheticCrowds, SyntheticSource, write_synthetic_dataset
 from iim.data.transforms import CrowdTransform, eval_transform, train_transform
 
 __all__ = [
+    "DATASET_STATS",
     "READERS",
     "CrowdDataModule",
     "CrowdDataset",
@@ -26,8 +29,10 @@ __all__ = [
     "SyntheticCrowds",
     "SyntheticSource",
     "collate_crowd",
+    "compute_mean_std",
     "eval_transform",
     "get_reader",
+    "image_size",
     "load_image",
     "seed_worker",
     "train_transform",

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from iim.data.image_io import load_image
 from iim.data.records import CrowdRecord, DatasetError
 from iim.data.transforms import CrowdTransform
 from iim.targets import points_to_boxes
 
-__all__ = ["CrowdDataset", "load_image"]
-
-
-def load_image(path: str | Path) -> np.ndarray:
-    """Decode an image as RGB uint8 :math:`(H, W, 3)`: EXIF orientation applied, grayscale/RGBA/palette made RGB.
-
-    Raises:
-        DatasetError: the file is missing, truncated or not an image (the message names the file).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: image file is missing")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # applies the EXIF orientation; gray and RGBA become 3-channel
-    if image is not None:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    try:  # formats OpenCV cannot read (some palettes, odd TIFFs): let PIL try
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (OSError, UnidentifiedImageError, SyntaxError) as err:
-        raise DatasetError(f"{path}: cannot decode image ({err})") from err
+__all__ = ["CrowdDataset"]
 
 
 class CrowdDataset(Dataset):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from iim.data.dataset import load_image
+from iim.data.image_io import load_image
 from iim.data.records import CrowdRecord
 
 __all__ = ["DATASET_STATS", "compute_mean_std"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iim.data.readers.base import DatasetReader, image_size, seeded_split
+from iim.data.image_io import image_size
+from iim.data.readers.base import DatasetReader, seeded_split
 from iim.data.readers.custom import CustomReader
 from iim.data.readers.fdst import FDSTReader
 from iim.data.readers.iim_processed import IIMProcessedReader

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from iim.data.image_io import check_complete, image_size
 from iim.data.records import CrowdRecord, DatasetError, Problem
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-_EXIF_ORIENTATION = 274
 
 
 @dataclass
@@ -55,23 +55,6 @@ class ParsedAnnotation:
     boxes: np.ndarray | None = None
     count: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """``(height, width)`` of an image as displayed, i.e. after its EXIF orientation; reads the header only.
-
-    Raises:
-        OSError / UnidentifiedImageError: unreadable or not an image.
-    """
-    with Image.open(path) as im:
-        w, h = im.size
-        try:
-            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
-        except Exception:  # malformed EXIF: ignore the orientation, as most decoders do
-            orientation = 1
-    if orientation in (5, 6, 7, 8):
-        w, h = h, w
-    return int(h), int(w)
 
 
 def seeded_split(ids: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -214,6 +197,10 @@ class DatasetReader(ABC):
             return None
         try:
             height, width = image_size(item.image_path)
+            check_complete(item.image_path)
+        except DatasetError as err:
+            problems.append(Problem(item.image_path, str(err).split(": ", 1)[-1]))
+            return None
         except (OSError, UnidentifiedImageError, SyntaxError) as err:
             problems.append(Problem(item.image_path, f"unreadable image ({err})"))
             return None
