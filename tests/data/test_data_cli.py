@@ -49,8 +49,23 @@ def test_convert_to_custom_and_read_back(tmp_path):
 def test_convert_to_the_original_layout(tmp_path):
     write_shanghaitech(tmp_path / "sh")
     out = tmp_path / "iim"
-    assert main(["convert", str(tmp_path / "sh"), "-f", "shanghaitech", "--to", "iim", str(out), "--link",
-                 "--val-fraction", "0.25"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "convert",
+                str(tmp_path / "sh"),
+                "-f",
+                "shanghaitech",
+                "--to",
+                "iim",
+                str(out),
+                "--link",
+                "--val-fraction",
+                "0.25",
+            ]
+        )
+        == 0
+    )
     assert (out / "images" / "IMG_3.jpg").is_symlink()  # only in train: keeps its id
     assert (out / "images" / "test_IMG_1.jpg").is_symlink()  # IMG_1 is in train and test: prefixed
     masks = sorted((out / "mask_50_60").glob("*.png"))
@@ -64,8 +79,25 @@ def test_convert_to_the_original_layout(tmp_path):
 
 
 def test_synth(tmp_path, capsys):
-    assert main(["synth", str(tmp_path / "s"), "--train", "3", "--val", "1", "--test", "1", "--height", "64",
-                 "--width", "64"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "synth",
+                str(tmp_path / "s"),
+                "--train",
+                "3",
+                "--val",
+                "1",
+                "--test",
+                "1",
+                "--height",
+                "64",
+                "--width",
+                "64",
+            ]
+        )
+        == 0
+    )
     assert len(get_reader("custom", tmp_path / "s").read("train")) == 3
     with pytest.raises(SystemExit):
         main(["synth"])

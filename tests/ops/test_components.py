@@ -76,3 +76,10 @@ def test_errors():
         extract_instances(np.zeros((4, 4)), connectivity=6)
     with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
         extract_instances_batch(np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_tensors(dtype):
+    b = torch.from_numpy(_method_md_case()).to(dtype)
+    assert extract_instances(b, min_area=0).count == 2
+    assert [i.count for i in extract_instances_batch(b[None, None])] == [1]

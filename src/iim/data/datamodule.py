@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -45,7 +45,12 @@ class CrowdDataModule(pl.LightningDataModule):
     """Loaders for training (random crops, batched), validation and test (whole images, one at a time) and predict.
 
     Args:
-        source: Serves the records of each split (a dataset reader or a synthetic source).
+        source: Serves the records of each split: a dataset reader or a synthetic source, or a factory of one
+            (``_partial_: true`` in config) that is called with ``root`` -- so that ``data.root=...`` is the one key
+            to set.
+        root: The dataset's root folder, passed to a ``source`` factory.
+        mean: The dataset's RGB mean in [0, 1] (the task normalises batches with it on the device).
+        std: The dataset's RGB standard deviation.
         train_transform: Pipeline of training samples (:func:`~iim.data.transforms.train_transform`).
         eval_transform: Pipeline of validation/test/predict samples (:func:`~iim.data.transforms.eval_transform`).
         batch_size: Training batch size (6 for most datasets in the original, 12 for NWPU).
@@ -61,9 +66,12 @@ class CrowdDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        source: RecordSource,
+        source: RecordSource | Callable[..., RecordSource],
         train_transform: CrowdTransform,
         eval_transform: CrowdTransform,
+        root: str | None = None,
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
         batch_size: int = 6,
         eval_batch_size: int = 1,
         num_workers: int = 0,
@@ -79,7 +87,12 @@ class CrowdDataModule(pl.LightningDataModule):
                 f"CrowdDataModule: batch sizes must be >= 1 and num_workers >= 0, got batch_size={batch_size}, "
                 f"eval_batch_size={eval_batch_size}, num_workers={num_workers}"
             )
-        self.source = source
+        self._source = source
+        self.root = root
+        self.mean = tuple(float(v) for v in mean)
+        self.std = tuple(float(v) for v in std)
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError(f"CrowdDataModule: `mean`/`std` need 3 values each (std > 0), got {mean}, {std}")
         self.train_transform = train_transform
         self.eval_transform = eval_transform
         self.batch_size = batch_size
@@ -91,6 +104,14 @@ class CrowdDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.drop_last = drop_last
         self._datasets: dict[str, CrowdDataset] = {}
+
+    @property
+    def source(self) -> RecordSource:
+        """The record source, built on first use from a factory and ``root`` if needed."""
+        if not hasattr(self._source, "read"):
+            factory = self._source
+            self._source = factory(self.root) if self.root is not None else factory()  # type: ignore[operator]
+        return self._source  # type: ignore[return-value]
 
     def dataset(self, stage: str) -> CrowdDataset:
         """The dataset of a stage (``train``, ``val``, ``test``, ``predict``), read on first use."""

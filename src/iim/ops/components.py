@@ -33,9 +33,16 @@ class Instances(NamedTuple):
         return int(self.points.shape[0])
 
 
+def _tensor_to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    tensor = tensor.detach().to("cpu")
+    if tensor.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
 def _to_uint8_mask(binary: ArrayLike, name: str = "binary") -> np.ndarray:
     if isinstance(binary, torch.Tensor):
-        binary = binary.detach().to("cpu").numpy()
+        binary = _tensor_to_numpy(binary)
     binary = np.asarray(binary)
     if binary.ndim == 3 and binary.shape[0] == 1:
         binary = binary[0]
@@ -101,7 +108,7 @@ def extract_instances_batch(
         One :class:`Instances` per image.
     """
     if isinstance(binary, torch.Tensor):
-        binary = binary.detach().to("cpu").numpy()
+        binary = _tensor_to_numpy(binary)
     if isinstance(binary, np.ndarray):
         if binary.ndim == 4 and binary.shape[1] == 1:
             binary = binary[:, 0]

@@ -92,6 +92,8 @@ class DatasetReader(ABC):
     one_based: ClassVar[bool] = False
     #: Splits that exist on disk.
     official_splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    #: Where users get the dataset (for error messages).
+    source_hint: ClassVar[str] = "its authors"
     #: Default validation fraction when the dataset has no official val split (None: it has one).
     default_val_fraction: ClassVar[float | None] = 0.1
 
@@ -107,7 +109,8 @@ class DatasetReader(ABC):
         if not self.root.is_dir():
             raise DatasetError(
                 f"{self.name}: dataset root {str(self.root)!r} does not exist or is not a folder. Set data.root=... to "
-                f"the folder that holds the {self.name} dataset ({self.layout_hint()})"
+                f"the folder that holds the {self.name} dataset ({self.layout_hint()}). It comes from "
+                f"{self.source_hint}."
             )
         if out_of_bounds not in ("clip", "drop"):
             raise ValueError(f"{self.name}: `out_of_bounds` must be 'clip' or 'drop', got {out_of_bounds!r}")

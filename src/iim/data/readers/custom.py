@@ -29,6 +29,7 @@ class CustomReader(DatasetReader):
     """Reader of iim's custom format (see the module docstring for the layout)."""
 
     name: ClassVar[str] = "custom"
+    source_hint: ClassVar[str] = "you: see the README, section Datasets, or `iim-data synth` for an example"
     default_val_fraction: ClassVar[float | None] = 0.1
 
     def __init__(self, root: object, **kwargs: object) -> None:

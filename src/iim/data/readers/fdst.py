@@ -23,6 +23,7 @@ class FDSTReader(DatasetReader):
     """
 
     name: ClassVar[str] = "fdst"
+    source_hint: ClassVar[str] = "https://github.com/sweetyy83/Lstn_fdst_dataset"
     official_splits: ClassVar[tuple[str, ...]] = ("train", "test")
     default_val_fraction: ClassVar[float | None] = 0.1
 

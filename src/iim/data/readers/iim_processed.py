@@ -24,6 +24,7 @@ class IIMProcessedReader(DatasetReader):
     """
 
     name: ClassVar[str] = "iim"
+    source_hint: ClassVar[str] = "the original IIM prepare scripts, or `iim-data convert --to iim`"
     official_splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
     default_val_fraction: ClassVar[float | None] = None
 

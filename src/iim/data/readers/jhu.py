@@ -29,6 +29,7 @@ class JHUReader(DatasetReader):
     """
 
     name: ClassVar[str] = "jhu"
+    source_hint: ClassVar[str] = "http://www.crowd-counting.com/ (JHU-Crowd++ v2.0)"
     official_splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
     default_val_fraction: ClassVar[float | None] = None
 

@@ -24,6 +24,7 @@ class NWPUReader(DatasetReader):
     """
 
     name: ClassVar[str] = "nwpu"
+    source_hint: ClassVar[str] = "the NWPU-Crowd site, https://gjy3035.github.io/NWPU-Crowd-Sample-Code/"
     official_splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
     default_val_fraction: ClassVar[float | None] = None
 

@@ -23,6 +23,7 @@ class QNRFReader(DatasetReader):
     """
 
     name: ClassVar[str] = "qnrf"
+    source_hint: ClassVar[str] = "https://www.crcv.ucf.edu/data/ucf-qnrf/"
     one_based: ClassVar[bool] = True
     official_splits: ClassVar[tuple[str, ...]] = ("train", "test")
     default_val_fraction: ClassVar[float | None] = 0.2

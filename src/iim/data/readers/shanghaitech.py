@@ -27,6 +27,9 @@ class ShanghaiTechReader(DatasetReader):
     """
 
     name: ClassVar[str] = "shanghaitech"
+    source_hint: ClassVar[str] = (
+        "the ShanghaiTech dataset release (Zhang et al., CVPR 2016; e.g. https://github.com/desenzhou/ShanghaiTechDataset)"
+    )
     one_based: ClassVar[bool] = True
     official_splits: ClassVar[tuple[str, ...]] = ("train", "test")
     default_val_fraction: ClassVar[float | None] = 0.1
