@@ -8,7 +8,7 @@ export NO_ALBUMENTATIONS_UPDATE ?= 1
 export WANDB_MODE ?= disabled
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow test-all lint format bench dist clean clean-logs
+.PHONY: help install train test test-slow test-all lint format bench dist clean clean-logs
 
 help: ## Show this list of targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+train: install ## Run iim-train (the built-in demo by default; pass ARGS="+experiment=..." for more)
+	$(BIN)/iim-train $(ARGS)
 
 test: install ## Run the default (fast) test suite
 	$(BIN)/python -m pytest
@@ -37,8 +40,8 @@ format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks setup.py
 	$(BIN)/ruff format src tests benchmarks setup.py
 
-bench: install ## Run the benchmarks (network forward/backward on CPU)
-	$(BIN)/python benchmarks/bench_network.py
+bench: install ## Run every benchmark (prints each figure beside its baseline)
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 dist: install ## Build the wheel and sdist into dist/
 	$(BIN)/python -m build --no-isolation

@@ -49,3 +49,18 @@ def test_configs_compose_from_the_installed_wheel(wheel, tmp_path):
     assert result.returncode == 0, result.stderr
     location, encoder = result.stdout.split()
     assert location.startswith(str(site)) and encoder == "ImageThresholdEncoder"
+
+
+def test_iim_train_cfg_job_from_the_installed_wheel(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run(
+        [sys.executable, "-m", "iim.cli.train", "--cfg", "job", "+experiment=nwpu_hrnet_pbm"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "name: hrnet_w48" in result.stdout and "iim.data.readers.NWPUReader" in result.stdout

@@ -11,7 +11,7 @@ HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "albumentations
 
 
 @pytest.mark.parametrize(
-    "module", ["iim", "iim.modules", "iim.models", "iim.losses", "iim.ops", "iim.targets", "iim.metrics"]
+    "module", ["iim", "iim.modules", "iim.models", "iim.losses", "iim.ops", "iim.targets", "iim.metrics", "iim.viz"]
 )
 def test_light_import_in_a_fresh_interpreter(module):
     code = (

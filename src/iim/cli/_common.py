@@ -47,8 +47,8 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
             print(f"  {key:<28} {value}")
         return
     table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)

@@ -4,6 +4,7 @@ Torch and timm only (no Lightning); :func:`build_network` imports Hydra lazily w
 """
 
 from iim.models.backbone import TimmBackbone
+from iim.models.checkpoint import CheckpointInfo, load_network
 from iim.models.concat import ConcatNeck
 from iim.models.factory import available_predictors, available_thresholds, build_network
 from iim.models.fpn import FPNNeck
@@ -13,6 +14,7 @@ from iim.models.predictor import ConfidencePredictor
 from iim.models.pretrained import PretrainedWeightsUnavailableError, convert_by_order, efficientnet_lite0_state_dict
 
 __all__ = [
+    "CheckpointInfo",
     "ConcatNeck",
     "ConfidenceHead",
     "ConfidencePredictor",
@@ -26,4 +28,5 @@ __all__ = [
     "build_network",
     "convert_by_order",
     "efficientnet_lite0_state_dict",
+    "load_network",
 ]

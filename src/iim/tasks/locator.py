@@ -366,7 +366,7 @@ class LocatorTask(pl.LightningModule):
                     "image_id": str(batch["image_id"][i]),
                     "points": inst.points,
                     "boxes": inst.boxes,
-                    "gt_count": target["count"],
+                    "target": target,
                     "annotated": bool(batch["meta"][i].get("annotated", True)),
                 }
             )

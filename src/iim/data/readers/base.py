@@ -10,6 +10,7 @@ first -- happens here, the same way for every format.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -312,6 +313,18 @@ class DatasetReader(ABC):
     def _list_file(path: Path) -> list[str]:
         """First token of every non-empty line of a split file (NWPU lines are ``id lum level``)."""
         return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+
+
+def parse_nwpu_json(path: Path) -> ParsedAnnotation:
+    """Parse the NWPU-style JSON that NWPU-Crowd and the original IIM layout share.
+
+    ``{"img_id", "human_num", "points": [[x, y], ...], "boxes": [[x1, y1, x2, y2], ...]}``; ``boxes`` may be absent.
+    """
+    data = json.loads(path.read_text())
+    points = np.asarray(data.get("points", []), dtype=np.float64).reshape(-1, 2)
+    boxes = data.get("boxes")
+    boxes_arr = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return ParsedAnnotation(points, boxes_arr, data.get("human_num"))
 
 
 def natural_key(value: str | Path) -> list[Any]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
-import numpy as np
-
-from iim.data.readers.base import DatasetReader, Item, ParsedAnnotation
+from iim.data.readers.base import DatasetReader, Item, ParsedAnnotation, parse_nwpu_json
 
 __all__ = ["NWPUReader"]
 
@@ -49,8 +46,4 @@ class NWPUReader(DatasetReader):
 
     def _parse(self, item: Item) -> ParsedAnnotation:
         assert item.annotation_path is not None
-        data = json.loads(item.annotation_path.read_text())
-        points = np.asarray(data.get("points", []), dtype=np.float64).reshape(-1, 2)
-        boxes = data.get("boxes")
-        boxes_arr = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        return ParsedAnnotation(points, boxes_arr, data.get("human_num"))
+        return parse_nwpu_json(item.annotation_path)
