@@ -8,8 +8,8 @@ import json
 
 import pytest
 import torch
-from helpers.configs import FAST, compose_train
 
+from helpers.configs import FAST, compose_train
 from iim.cli.eval import evaluate
 from iim.cli.train import train
 from iim.metrics import read_pred_loc

@@ -4,8 +4,8 @@ prediction pictures."""
 from __future__ import annotations
 
 import pytest
-from helpers.configs import FAST, compose_train
 
+from helpers.configs import FAST, compose_train
 from iim.cli.train import train
 
 

@@ -1,8 +1,10 @@
 """The augmentation pipeline and DataModule: heads move with the image, every head keeps its own component,
-worker reseeding, reproducibility, the original's target mode, collate."""
+worker reseeding, reproducibility, the original's target mode, collate; the window-first pipeline against the
+stage-by-stage one and against a full resize."""
 
 from __future__ import annotations
 
+import albumentations as A
 import cv2
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ from iim.data import (
     write_synthetic_dataset,
 )
 from iim.data.readers import get_reader
+from iim.data.transforms import CrowdTransform, RandomScaleCrop, _to_chw
+from iim.targets import boxes_to_instance_map
 
 MEAN = (0.5, 0.5, 0.5)
 
@@ -106,6 +110,137 @@ def test_collate_and_errors():
     small = CrowdDataset(SyntheticSource(val=2, seed=1, height=40, width=50).read("val"), eval_transform())
     with pytest.raises(ValueError, match="batch_size=1"):
         collate_crowd([dataset[0], small[0]])
+
+
+def _quarter_pixel_heads(rng: np.random.Generator, n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points at quarter pixels and boxes whose centres are the points (no centre falls on a whole pixel, so float
+    rounding in either pipeline cannot move a truncated centre)."""
+    points = (rng.integers(0, [w - 1, h - 1], size=(n, 2)) + 0.25).astype(np.float32)
+    half = rng.integers(2, 12, size=(n, 2)) + 0.5
+    boxes = np.concatenate([points - half, points + half], axis=1).clip(0, [w, h, w, h]).astype(np.float32)
+    return points, boxes
+
+
+@pytest.mark.parametrize("flip", [0.0, 1.0])
+def test_window_first_matches_stage_by_stage_without_scaling(flip):
+    # With scale 1 and a crop the size of the image, both pipelines are deterministic: same sample, pixel for pixel.
+    rng = np.random.default_rng(4)
+    h, w = 90, 130
+    image = rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+    points, boxes = _quarter_pixel_heads(rng, 120, h, w)
+    staged = CrowdTransform([A.HorizontalFlip(p=flip)], [A.RandomCrop(h, w)], seed=0)(image, points, boxes)
+    fused = train_transform(crop_size=(h, w), scale_range=(1, 1), hflip=flip, seed=0)
+    assert fused.window_first and not CrowdTransform([A.HorizontalFlip(p=flip)], seed=0).window_first
+    fused_out = fused(image, points, boxes)
+    for key in ("image", "instance_map", "head_ids"):
+        assert torch.equal(staged[key], fused_out[key]), key
+    for key in ("points", "boxes"):
+        assert torch.allclose(staged[key], fused_out[key], atol=1e-3), key
+
+
+@pytest.mark.parametrize(
+    ("size", "crop", "scale", "flip"),
+    [
+        ((300, 400), (128, 160), (1.0, 1.0), 1.0),  # crop inside the image, mirrored window
+        ((100, 140), (160, 200), (1.0, 1.0), 1.0),  # padding on both axes, mirrored offset
+        ((300, 400), (128, 160), (0.8, 1.2), 0.0),  # scaled, crop inside
+        ((300, 400), (128, 160), (0.8, 1.2), 1.0),  # scaled and mirrored
+        ((100, 140), (128, 160), (0.8, 1.2), 0.5),  # scaled, padded on at least one axis
+    ],
+)
+def test_instance_map_is_the_window_of_the_map_at_the_scaled_size(size, crop, scale, flip):
+    rng = np.random.default_rng(7)
+    h, w = size
+    image = rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+    points, boxes = _quarter_pixel_heads(rng, 150, h, w)
+    t = train_transform(crop_size=crop, scale_range=scale, hflip=flip, seed=1)
+    for _ in range(6):
+        out = t(image, points, boxes)
+        p = t.geometric.transforms[0].get_applied_params()
+        flipped = len(t.geometric.transforms) > 1 and bool(t.geometric.transforms[1].get_applied_params())
+        (sh, sw), (wx0, wy0, wx1, wy1), (rx0, ry0, rx1, ry1), (ox, oy) = (
+            p["scaled_shape"],
+            p["window"],
+            p["region"],
+            p["offset"],
+        )
+        # every box edge, in the output's coordinates, as the pipeline moves it (float32 keypoints, pixel-centre
+        # convention: an edge at e is the keypoint e - 0.5) ...
+        kx, ky = (wx1 - wx0) / (rx1 - rx0), (wy1 - wy0) / (ry1 - ry0)
+        corners = boxes.reshape(-1, 2) - np.float32(0.5)
+        corners[:, 0] = (corners[:, 0] + 0.5 - rx0) * kx - 0.5 + ox
+        corners[:, 1] = (corners[:, 1] + 0.5 - ry0) * ky - 0.5 + oy
+        if flipped:
+            corners[:, 0] = (crop[1] - 1) - corners[:, 0]
+            wx0, wx1, ox = sw - wx1, sw - wx0, crop[1] - (wx1 - wx0) - ox
+        edges = corners.reshape(-1, 4).astype(np.float64) + 0.5
+        edges = np.concatenate([np.minimum(edges[:, :2], edges[:, 2:]), np.maximum(edges[:, :2], edges[:, 2:])], 1)
+        # ... shifted into the scaled (mirrored) image, whose whole map is cropped to the window and placed
+        full = boxes_to_instance_map(edges + np.tile([wx0 - ox, wy0 - oy], 2), sh, sw)
+        expected = np.zeros(crop, dtype=np.uint8)
+        expected[oy : oy + wy1 - wy0, ox : ox + wx1 - wx0] = full[wy0:wy1, wx0:wx1]
+        assert np.array_equal(out["instance_map"][0].numpy(), expected)
+        assert out["image"].shape == (3, *crop)
+
+
+def test_random_scale_crop_resamples_like_a_full_resize_then_crop():
+    # A smooth image: the window-first output matches resizing the whole image then cropping, up to the (sub-pixel)
+    # placement of the region, and keypoints, box edges and masks follow the pixels.
+    h, w = 240, 320
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.stack([xx * 0.7, yy * 0.9, (xx + yy) * 0.4], axis=2).astype(np.uint8)
+    mask = ((xx // 20 + yy // 20) % 2).astype(np.uint8)
+    pts = np.array([[10.0, 20.0], [200.5, 100.25], [319.0, 239.0]], dtype=np.float32)
+    bxs = np.array([[5.0, 15.0, 15.0, 25.0], [190.5, 90.25, 210.5, 110.25], [300.0, 220.0, 320.0, 240.0]])
+    t = RandomScaleCrop((150, 200), scale_range=(0.8, 1.2), fill=(10, 20, 30), fill_mask=0)
+    compose = A.Compose(
+        [t],
+        seed=3,
+        keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["ids"], clip=False, filter_invalid_bboxes=False),
+    )
+    for _ in range(10):
+        out = compose(image=image, mask=mask, keypoints=pts, bboxes=bxs, ids=np.arange(3))
+        p = t.get_applied_params()
+        (sh, sw), (wx0, wy0, wx1, wy1), (ox, oy) = p["scaled_shape"], p["window"], p["offset"]
+        ref = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_LINEAR)[wy0:wy1, wx0:wx1].astype(int)
+        got = out["image"][oy : oy + wy1 - wy0, ox : ox + wx1 - wx0].astype(int)
+        assert got.shape == ref.shape and np.abs(got - ref).mean() < 1.5  # within about a pixel's shift of a ramp
+        pad = np.ones(out["image"].shape[:2], dtype=bool)
+        pad[oy : oy + wy1 - wy0, ox : ox + wx1 - wx0] = False
+        assert (out["image"][pad] == (10, 20, 30)).all() and (out["mask"][pad] == 0).all()
+        kx, ky = (wx1 - wx0) / (p["region"][2] - p["region"][0]), (wy1 - wy0) / (p["region"][3] - p["region"][1])
+        expected_pts = (pts + 0.5 - p["region"][:2]) * (kx, ky) - 0.5 + (ox, oy)
+        assert np.allclose(np.asarray(out["keypoints"])[:, :2], expected_pts, atol=1e-3)
+        expected_boxes = (bxs - np.tile(p["region"][:2], 2)) * (kx, ky, kx, ky) + (ox, oy, ox, oy)
+        kept = np.asarray(out["ids"])
+        assert np.allclose(np.asarray(out["bboxes"]), np.clip(expected_boxes[kept], 0, (200, 150, 200, 150)), atol=1e-2)
+        for (x, y), value in zip(expected_pts, image[pts[:, 1].astype(int), pts[:, 0].astype(int)]):
+            if 1 <= x < 199 and 1 <= y < 149:  # the pixel under a moved keypoint is the one it was on
+                assert np.abs(out["image"][round(y), round(x)].astype(int) - value).max() <= 3
+
+
+def test_random_scale_crop_draws_every_window_and_offset():
+    t = RandomScaleCrop((50, 60), scale_range=(1.0, 1.0))
+    compose = A.Compose([t], seed=0)
+    starts, offsets = set(), set()
+    for _ in range(400):
+        compose(image=np.zeros((53, 40, 3), dtype=np.uint8))  # 3 rows to spare, 20 columns of padding
+        starts.add(t.get_applied_params()["window"][1])
+        offsets.add(t.get_applied_params()["offset"][0])
+    assert starts == {0, 1, 2, 3} and offsets == set(range(21))
+
+
+def test_window_first_without_heads_and_to_chw():
+    t = train_transform(crop_size=(64, 96), seed=0)
+    out = t(np.zeros((80, 100, 3), dtype=np.uint8), np.zeros((0, 2), dtype=np.float32))
+    assert out["points"].shape == (0, 2) and out["boxes"].shape == (0, 4) and out["head_ids"].shape == (0,)
+    assert out["instance_map"].shape == (1, 64, 96) and int(out["instance_map"].sum()) == 0
+    image = np.random.default_rng(0).integers(0, 255, size=(7, 5, 3), dtype=np.uint8)
+    chw = _to_chw(image)
+    assert chw.is_contiguous() and torch.equal(chw, torch.from_numpy(image).permute(2, 0, 1))
+    with pytest.raises(ValueError, match="RandomScaleCrop"):
+        CrowdTransform([RandomScaleCrop((8, 8)), A.VerticalFlip()])
 
 
 def _first_batch_points(dm: CrowdDataModule) -> list[torch.Tensor]:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iim.targets import boxes_to_instance_labels, boxes_to_instance_map, instance_layout
-from iim.targets._kernels import ORDER_WIDTH
+from iim.targets._kernels import ORDER_WIDTH, touching_pairs
 from iim.targets._reference import reference_half_sizes, reference_instance_map
 from iim.targets.instance_map import _neighbour_order
 
@@ -215,6 +215,60 @@ def test_fewer_than_six_overlapping_heads_do_not_fail():
         boxes = [[10 + 3 * i, 10, 30 + 3 * i, 30] for i in range(n)]
         mask = boxes_to_instance_map(boxes, 60, 60, mode="original")
         assert np.array_equal(mask, reference_instance_map(boxes, 60, 60))
+
+
+@pytest.mark.parametrize("layout", ["clustered", "line", "far"])
+def test_neighbour_order_on_uneven_layouts(layout):
+    # The grid search adapts its cells to the dense parts; sparse heads and a one-column crowd must still be exact.
+    rng = np.random.default_rng(2)
+    if layout == "clustered":
+        c = np.concatenate([rng.integers(0, 30, size=(300, 2)), rng.integers(0, 3000, size=(30, 2))])
+    elif layout == "line":
+        c = np.stack([np.full(200, 50), rng.integers(0, 400, size=200)], axis=1)
+    else:
+        c = np.array([[0, 0], [10_000, 0], [0, 7_000], [5, 5], [-3_000, 20], [10_000, 1]])
+    c = c.astype(np.int64)
+    order = _neighbour_order(c[:, 0], c[:, 1], ORDER_WIDTH)
+    for i in range(len(c)):
+        d2 = ((c - c[i]) ** 2).sum(axis=1)
+        assert order[i].tolist() == np.argsort(d2, kind="stable")[:ORDER_WIDTH].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(layout=layouts(max_heads=60, max_side=40))
+def test_touching_pairs_match_all_pairs(layout):
+    boxes, h, w = layout
+    rects = instance_layout(boxes, h, w, mode="original").rects
+    kept = rects[:, 2] > rects[:, 0]
+    expected = [
+        [i, j]
+        for i in range(len(rects))
+        for j in range(i + 1, len(rects))
+        if kept[i]
+        and kept[j]
+        and max(rects[i, 0], rects[j, 0]) <= min(rects[i, 2], rects[j, 2])
+        and max(rects[i, 1], rects[j, 1]) <= min(rects[i, 3], rects[j, 3])
+    ]
+    assert touching_pairs(rects, kept).tolist() == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(layout=layouts(max_heads=40, max_side=40), x0=st.integers(-20, 60), y0=st.integers(-20, 60))
+def test_window_is_the_crop_of_the_full_map(layout, x0, y0):
+    boxes, h, w = layout
+    for mode in MODES:
+        full = np.zeros((h + 200, w + 200), dtype=bool)
+        full[100 : 100 + h, 100 : 100 + w] = boxes_to_instance_map(boxes, h, w, mode=mode)
+        for size in ((1, 1), (17, 9), (h + 40, w + 40)):
+            window = (x0, y0, x0 + size[1], y0 + size[0])
+            got = boxes_to_instance_map(boxes, h, w, mode=mode, window=window)
+            assert np.array_equal(got, full[100 + y0 : 100 + y0 + size[0], 100 + x0 : 100 + x0 + size[1]])
+
+
+@pytest.mark.parametrize("window", [(0, 0, 0, 5), (5, 0, 4, 5), (0, 0, 5), (0.0, 0, 5, 5), "abcd"])
+def test_window_errors(window):
+    with pytest.raises(ValueError, match="`window`"):
+        boxes_to_instance_map([[0, 0, 5, 5]], 10, 10, window=window)
 
 
 # --- independence -------------------------------------------------------------------------------------------------

@@ -63,8 +63,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if annotated:
         gt = {
             _nwpu_id(r["image_id"]): GTLocRecord.from_arrays(
-                r["target"]["points"], r["target"]["sigma_s"], r["target"]["sigma_l"], r["target"]["level"],
-                num=int(round(r["target"]["count"])),
+                r["target"]["points"],
+                r["target"]["sigma_s"],
+                r["target"]["sigma_l"],
+                r["target"]["level"],
+                num=round(float(r["target"]["count"])),
             )
             for r in annotated
         }
@@ -89,7 +92,10 @@ def summarize(result: dict[str, Any]) -> None:
     rows += [(name, f"{float(m[key]):.4f}") for name, key in keys if key in m and np.isfinite(float(m[key]))]
     if not m:
         rows.append(("metrics", "none: the split has no annotations (submission file only)"))
-    rows += [("predictions (NWPU format)", result["predictions"]), ("metrics JSON", f"{result['output_dir']}/metrics.json")]
+    rows += [
+        ("predictions (NWPU format)", result["predictions"]),
+        ("metrics JSON", f"{result['output_dir']}/metrics.json"),
+    ]
     if "per_image" in result:
         rows.append(("per-image CSV", result["per_image"]))
     print_table("iim-eval", rows)

@@ -15,7 +15,7 @@ from iim.data.readers import READERS, get_reader
 from iim.data.records import CrowdRecord, DatasetError, Problem
 from iim.data.stats import DATASET_STATS, compute_mean_std
 from iim.data.synthetic import SyntheticCrowds, SyntheticSource, write_synthetic_dataset
-from iim.data.transforms import CrowdTransform, eval_transform, train_transform
+from iim.data.transforms import CrowdTransform, RandomScaleCrop, eval_transform, train_transform
 
 __all__ = [
     "DATASET_STATS",
@@ -26,6 +26,7 @@ __all__ = [
     "CrowdTransform",
     "DatasetError",
     "Problem",
+    "RandomScaleCrop",
     "SyntheticCrowds",
     "SyntheticSource",
     "collate_crowd",

@@ -15,6 +15,7 @@ __all__ = ["check_complete", "image_size", "load_image"]
 _EXIF_ORIENTATION = 274
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _PNG_START, _PNG_END = b"\x89PNG", b"IEND\xaeB`\x82"
+_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)
 
 
 def check_complete(path: str | Path) -> None:
@@ -46,9 +47,16 @@ def load_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"{path}: image file is missing")
     check_complete(path)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # applies the EXIF orientation; gray and RGBA become 3-channel
-    if image is not None:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    # EXIF orientation applied; gray and RGBA become 3-channel. OpenCV >= 4.11 decodes straight to RGB (the JPEG
+    # decoder writes RGB, saving a BGR -> RGB pass over the image); older versions decode BGR and swap.
+    if _IMREAD_RGB is not None:
+        image = cv2.imread(str(path), _IMREAD_RGB)
+        if image is not None:
+            return image
+    else:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is not None:
+            return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     try:  # formats OpenCV cannot read (some palettes, odd TIFFs): let PIL try
         with Image.open(path) as im:
             return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))

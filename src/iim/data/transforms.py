@@ -11,6 +11,13 @@ Training samples go through three stages:
 3. padding (images smaller than the crop, with the mean colour) and a random crop (512 x 1024 by default), applied to
    image, instance map, points and boxes together.
 
+:func:`train_transform` runs the three stages *window first* (:class:`RandomScaleCrop`): it draws the scale and the
+crop window in the scaled image first and resamples only the part of the image that lands in the crop (one resize of
+the crop's pixels instead of the whole image, no separate pad and crop copies); points and box corners go through the
+same albumentations call, unfiltered, so every head's box is known at the scaled resolution and the instance map is
+still built there, from all transformed boxes, and only the crop's window of it is painted. :class:`CrowdTransform`
+also runs any other albumentations pipeline stage by stage, as described above.
+
 Samples stay uint8 (image and instance map): normalisation with the dataset's mean and std happens on the model's
 device (:func:`iim.ops.normalize_image`), which keeps the workers and the host-to-device copies four times lighter.
 Evaluation samples keep the whole image (tiled inference handles any size).
@@ -25,11 +32,13 @@ import albumentations as A
 import cv2
 import numpy as np
 import torch
+from albumentations.core.bbox_utils import denormalize_bboxes, normalize_bboxes
+from albumentations.core.type_definitions import Targets
 from torch import Tensor
 
 from iim.targets import boxes_to_instance_map, points_to_boxes
 
-__all__ = ["CrowdTransform", "eval_transform", "train_transform"]
+__all__ = ["CrowdTransform", "RandomScaleCrop", "eval_transform", "train_transform"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 
@@ -39,17 +48,197 @@ def _ensure_boxes(
 ) -> np.ndarray:
     if boxes is None:
         return points_to_boxes(points, height, width, **head_size).astype(np.float32)
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4).copy()
+    boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)  # a copy
     # albumentations rejects empty boxes: give degenerate ones a 1-pixel extent around their point
     small_w = boxes[:, 2] - boxes[:, 0] < 1
+    if small_w.any():
+        boxes[small_w, 0] = points[small_w, 0] - 0.5
+        boxes[small_w, 2] = points[small_w, 0] + 0.5
     small_h = boxes[:, 3] - boxes[:, 1] < 1
-    boxes[small_w, 0] = points[small_w, 0] - 0.5
-    boxes[small_w, 2] = points[small_w, 0] + 0.5
-    boxes[small_h, 1] = points[small_h, 1] - 0.5
-    boxes[small_h, 3] = points[small_h, 1] + 0.5
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    if small_h.any():
+        boxes[small_h, 1] = points[small_h, 1] - 0.5
+        boxes[small_h, 3] = points[small_h, 1] + 0.5
+    np.clip(boxes, 0, np.array([width, height, width, height], dtype=np.float32), out=boxes)
     return boxes
+
+
+def _fill_array(fill: float | Sequence[float], dtype: np.dtype, channels: int) -> np.ndarray:
+    """A fill value as an array of ``dtype`` with one entry per channel (rounded and saturated like OpenCV's)."""
+    values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (channels,))
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    return values.astype(dtype)
+
+
+class RandomScaleCrop(A.DualTransform):
+    """Random scale, then a random crop of ``size``, padded where the scaled image is smaller -- window first.
+
+    In distribution this is ``A.RandomScale`` (a factor uniform in ``scale_range``; the scaled size is
+    ``int(H * s)`` x ``int(W * s)``), then ``A.PadIfNeeded(position="random")`` and ``A.RandomCrop`` (a window
+    uniform over the positions inside the scaled image; a random offset in the padding). But the window is drawn
+    before any pixel moves, and only the region of the input under it is resized, straight into the output: the
+    scaled image is never materialised, the work is one resize of ``size`` pixels (instead of resizing the whole
+    image, then copying for the pad and the crop).
+
+    The region is the window's preimage widened to whole input pixels, and it is resized onto the window exactly, so
+    the effective scale of a sample (on each axis) differs from ``s`` by at most two input pixels over the window's
+    extent (under 0.5 % for a 512 px window), and where the window meets the scaled image's border the two borders
+    coincide (a window that spans an axis, as when padding, is scaled by exactly ``int(W * s) / W``). Keypoints
+    follow the resize's own pixel-centre mapping, ``x' = (x + 0.5 - x_0) k - 0.5`` (albumentations' ``RandomScale``
+    uses ``x' = x s``, half a pixel off at the far end), boxes (edges) ``x' = (x - x_0) k``.
+
+    The applied parameters (:meth:`get_applied_params`) give the scaled size (``scaled_shape``), the window in the
+    scaled image (``window``, ``x0, y0, x1, y1``), its input region (``region``) and where it sits in the output
+    (``offset``, ``x, y``): a pixel ``u`` of the output is pixel ``u - offset + window[:2]`` of the scaled image.
+
+    Args:
+        size: ``(height, width)`` of the output.
+        scale_range: ``(low, high)`` of the scale factor, ``0 < low <= high``.
+        interpolation: OpenCV interpolation of images.
+        mask_interpolation: OpenCV interpolation of masks.
+        fill: Padding value of images (a number or one per channel; rounded for integer images).
+        fill_mask: Padding value of masks.
+        p: Probability of applying the transform (1: always; otherwise samples keep their size).
+
+    Targets:
+        image, mask, bboxes, keypoints
+
+    Shape:
+        - image: :math:`(H, W)` or :math:`(H, W, C)`
+        - output: :math:`(h, w)` or :math:`(h, w, C)` with ``(h, w) = size``
+    """
+
+    _targets = (Targets.IMAGE, Targets.MASK, Targets.BBOXES, Targets.KEYPOINTS)
+
+    def __init__(
+        self,
+        size: Sequence[int],
+        scale_range: Sequence[float] = (0.8, 1.2),
+        interpolation: int = cv2.INTER_LINEAR,
+        mask_interpolation: int = cv2.INTER_NEAREST,
+        fill: float | Sequence[float] = 0.0,
+        fill_mask: float = 0.0,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p=p)
+        height, width = (int(v) for v in size)
+        low, high = (float(v) for v in scale_range)
+        if height <= 0 or width <= 0:
+            raise ValueError(f"RandomScaleCrop: `size` must be (height, width) > 0, got {size}")
+        if not 0 < low <= high:
+            raise ValueError(
+                f"RandomScaleCrop: `scale_range` must be (low, high) with 0 < low <= high, got {scale_range}"
+            )
+        self.size = (height, width)
+        self.scale_range = (low, high)
+        self.interpolation = interpolation
+        self.mask_interpolation = mask_interpolation
+        self.fill = fill
+        self.fill_mask = fill_mask
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("size", "scale_range", "interpolation", "mask_interpolation", "fill", "fill_mask")
+
+    def _axis(self, extent: int, scaled: int, crop: int) -> tuple[int, int, int, int]:
+        """Window start and length in the scaled image, offset in the output, and the input region's start and end,
+        on one axis (the draws of ``PadIfNeeded(position="random")`` and ``RandomCrop``)."""
+        if scaled >= crop:
+            start, length, offset = int((scaled - crop + 1) * self.py_random.random()), crop, 0
+        else:
+            start, length, offset = 0, scaled, self.py_random.randint(0, crop - scaled)
+        lo = start * extent // scaled
+        hi = min(extent, -(-(start + length) * extent // scaled))
+        return start, offset, lo, max(hi, lo + 1)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        scale = self.py_random.uniform(*self.scale_range)
+        scaled_h, scaled_w = max(int(height * scale), 1), max(int(width * scale), 1)
+        y0, off_y, ry0, ry1 = self._axis(height, scaled_h, self.size[0])
+        x0, off_x, rx0, rx1 = self._axis(width, scaled_w, self.size[1])
+        win_h, win_w = min(scaled_h, self.size[0]), min(scaled_w, self.size[1])
+        return {
+            "scale": scale,
+            "scaled_shape": (scaled_h, scaled_w),
+            "window": (x0, y0, x0 + win_w, y0 + win_h),
+            "region": (rx0, ry0, rx1, ry1),
+            "offset": (off_x, off_y),
+        }
+
+    def _resample(
+        self,
+        img: np.ndarray,
+        window: tuple[int, int, int, int],
+        region: tuple[int, int, int, int],
+        offset: tuple[int, int],
+        interpolation: int,
+        fill: float | Sequence[float],
+    ) -> np.ndarray:
+        height, width = self.size
+        win_w, win_h = window[2] - window[0], window[3] - window[1]
+        src = img[region[1] : region[3], region[0] : region[2]]
+        if (win_h, win_w) == (height, width):
+            return cv2.resize(src, (width, height), interpolation=interpolation).reshape(
+                (height, width, *img.shape[2:])
+            )
+        out = np.empty((height, width, *img.shape[2:]), dtype=img.dtype)
+        ox, oy = offset
+        # the padding, copied from one filled row (a per-pixel broadcast of the fill colour is several times slower)
+        row = np.empty((width, *img.shape[2:]), dtype=img.dtype)
+        row[...] = _fill_array(fill, img.dtype, img.shape[2] if img.ndim == 3 else 1).reshape(img.shape[2:] or (1,))
+        out[:oy] = row
+        out[oy + win_h :] = row
+        out[oy : oy + win_h, :ox] = row[:ox]
+        out[oy : oy + win_h, ox + win_w :] = row[ox + win_w :]
+        dst = out[oy : oy + win_h, ox : ox + win_w]
+        res = cv2.resize(src, (win_w, win_h), dst=dst, interpolation=interpolation)
+        if res is not dst and not np.may_share_memory(res, out):  # OpenCV wrote elsewhere (not expected for a view)
+            dst[...] = res.reshape(dst.shape)
+        return out
+
+    def apply(self, img: np.ndarray, window: Any, region: Any, offset: Any, **params: Any) -> np.ndarray:
+        return self._resample(img, window, region, offset, self.interpolation, self.fill)
+
+    def apply_to_mask(self, mask: np.ndarray, window: Any, region: Any, offset: Any, **params: Any) -> np.ndarray:
+        return self._resample(mask, window, region, offset, self.mask_interpolation, self.fill_mask)
+
+    @staticmethod
+    def _factors(window: Any, region: Any) -> tuple[float, float]:
+        return (window[2] - window[0]) / (region[2] - region[0]), (window[3] - window[1]) / (region[3] - region[1])
+
+    def apply_to_keypoints(
+        self, keypoints: np.ndarray, window: Any, region: Any, offset: Any, **params: Any
+    ) -> np.ndarray:
+        kx, ky = self._factors(window, region)
+        out = keypoints.copy()
+        out[:, 0] = (keypoints[:, 0] + 0.5 - region[0]) * kx - 0.5 + offset[0]
+        out[:, 1] = (keypoints[:, 1] + 0.5 - region[1]) * ky - 0.5 + offset[1]
+        if out.shape[1] > 4:  # albumentations' keypoint scale column
+            out[:, 4] = keypoints[:, 4] * max(kx, ky)
+        return out
+
+    def apply_to_bboxes(
+        self, bboxes: np.ndarray, window: Any, region: Any, offset: Any, shape: Any, **params: Any
+    ) -> np.ndarray:
+        if not bboxes.size:
+            return bboxes
+        kx, ky = self._factors(window, region)
+        out = denormalize_bboxes(bboxes.copy(), shape[:2])
+        out[:, [0, 2]] = (out[:, [0, 2]] - region[0]) * kx + offset[0]
+        out[:, [1, 3]] = (out[:, [1, 3]] - region[1]) * ky + offset[1]
+        return normalize_bboxes(out, self.size)
+
+
+def _to_chw(image: np.ndarray) -> Tensor:
+    """``(H, W, C)`` -> a contiguous ``(C, H, W)`` tensor; for uint8 images one ``cv2.split`` into its planes."""
+    if image.ndim == 3 and image.dtype == np.uint8 and 1 < image.shape[2] <= 4:
+        out = torch.empty((image.shape[2], *image.shape[:2]), dtype=torch.uint8)
+        planes = list(out.numpy())
+        res = cv2.split(image, planes)
+        if all(r is q or np.may_share_memory(r, q) for r, q in zip(res, planes)):
+            return out
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
 
 
 class CrowdTransform:
@@ -57,6 +246,8 @@ class CrowdTransform:
 
     Args:
         geometric: albumentations transforms applied to the whole image before the target is built (scaling, flip).
+            If the first one is a :class:`RandomScaleCrop`, the pipeline runs window first (see the module
+            docstring): the others must be ``A.HorizontalFlip`` and ``crop`` must be empty.
         crop: albumentations transforms applied after the target is built (pad, crop); empty for evaluation.
         target_mode: ``"after_augmentation"`` (instance map from the transformed boxes; iim's default) or
             ``"original"`` (map made at full size, then resized with the image as in the original code).
@@ -82,12 +273,31 @@ class CrowdTransform:
             raise ValueError(
                 f"CrowdTransform: `target_mode` must be 'after_augmentation' or 'original', got {target_mode!r}"
             )
-        params = {
-            "keypoint_params": A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
-            "bbox_params": A.BboxParams(format="pascal_voc", label_fields=["box_ids"], clip=True),
-        }
-        self.geometric = A.Compose(list(geometric), seed=seed, **params) if geometric else None
-        self.crop = A.Compose(list(crop), seed=seed, **params) if crop else None
+        geometric, crop = list(geometric), list(crop)
+        self.window_first = bool(geometric) and isinstance(geometric[0], RandomScaleCrop)
+        if self.window_first:
+            if crop or not all(isinstance(t, A.HorizontalFlip) for t in geometric[1:]):
+                raise ValueError(
+                    "CrowdTransform: a pipeline that starts with RandomScaleCrop may only add A.HorizontalFlip, and "
+                    f"`crop` must be empty; got {[type(t).__name__ for t in geometric + crop]}"
+                )
+            # One call for everything: points and box corners as keypoints, labelled with their ids, not filtered
+            # (the instance map needs every head's box at the scaled resolution; visibility is decided afterwards).
+            self.geometric = A.Compose(
+                geometric,
+                seed=seed,
+                keypoint_params=A.KeypointParams(
+                    format="xy", label_fields=["keypoint_ids"], remove_invisible=False, check_each_transform=False
+                ),
+            )
+            self.crop = None
+        else:
+            params = {
+                "keypoint_params": A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
+                "bbox_params": A.BboxParams(format="pascal_voc", label_fields=["box_ids"], clip=True),
+            }
+            self.geometric = A.Compose(geometric, seed=seed, **params) if geometric else None
+            self.crop = A.Compose(crop, seed=seed, **params) if crop else None
         self.target_mode = target_mode
         self.instance_map = dict(instance_map or {})
         self.head_size = dict(head_size or {})
@@ -130,7 +340,59 @@ class CrowdTransform:
         return out["image"], pts, keep_boxes, p_ids, out.get("mask")
 
     def _target(self, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-        return boxes_to_instance_map(boxes, height, width, **self.instance_map).astype(np.uint8)
+        return boxes_to_instance_map(boxes, height, width, **self.instance_map).view(np.uint8)
+
+    def _window_first(
+        self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The window-first pipeline: one albumentations call, then the instance map's window."""
+        assert self.geometric is not None
+        n = len(points)
+        # Box corners travel as keypoints in pixel-centre coordinates (an edge at x is x - 0.5), the convention of
+        # albumentations' keypoint flips and of RandomScaleCrop, so that they map exactly as the box edges do.
+        keypoints = np.concatenate([points, boxes[:, :2] - 0.5, boxes[:, 2:] - 0.5]).astype(np.float32)
+        data: dict[str, Any] = {"image": image, "keypoints": keypoints, "keypoint_ids": np.arange(3 * n)}
+        if mask is not None:
+            data["mask"] = mask
+        out = self.geometric(**data)
+        out_image = out["image"]
+        height, width = out_image.shape[:2]
+        joined = np.full((3 * n, 2), np.nan, dtype=np.float64)  # joined by id, whatever order comes back
+        joined[np.asarray(out["keypoint_ids"], dtype=np.int64)] = np.asarray(out["keypoints"])[:, :2]
+        pts = joined[:n]
+        a, b = joined[n : 2 * n] + 0.5, joined[2 * n :] + 0.5  # corners (a flip swaps them)
+        edges = np.concatenate([np.minimum(a, b), np.maximum(a, b)], axis=1)
+        has_box = ~np.isnan(edges).any(axis=1)
+        if mask is None:
+            # Where the output sits in the scaled (and possibly flipped) image: output pixel u is frame pixel u + off.
+            scale_crop = self.geometric.transforms[0]
+            applied = scale_crop.get_applied_params()
+            if applied:
+                scaled_h, scaled_w = applied["scaled_shape"]
+                off_x = applied["window"][0] - applied["offset"][0]
+                off_y = applied["window"][1] - applied["offset"][1]
+            else:  # not applied (p < 1): the frame is the image itself
+                (scaled_h, scaled_w), off_x, off_y = image.shape[:2], 0, 0
+            flips = sum(bool(t.get_applied_params()) for t in self.geometric.transforms[1:])
+            if flips % 2:
+                off_x = scaled_w - width - off_x
+            frame_boxes = edges[has_box] + np.array([off_x, off_y, off_x, off_y], dtype=np.float64)
+            window = (off_x, off_y, off_x + width, off_y + height)
+            mask = boxes_to_instance_map(frame_boxes, scaled_h, scaled_w, window=window, **self.instance_map)
+            mask = mask.view(np.uint8)
+        else:
+            mask = out["mask"]
+        visible = (pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height)
+        ids = np.flatnonzero(visible)
+        pts = pts[ids].astype(np.float32)
+        bxs = edges[ids]
+        np.clip(bxs[:, 0::2], 0, width, out=bxs[:, 0::2])
+        np.clip(bxs[:, 1::2], 0, height, out=bxs[:, 1::2])
+        bxs = bxs.astype(np.float32)
+        # a point whose box is lost or left nothing inside the output: a 1-pixel box around it
+        lost = ~((bxs[:, 2] > bxs[:, 0]) & (bxs[:, 3] > bxs[:, 1]))
+        bxs[lost] = np.concatenate([pts[lost] - 0.5, pts[lost] + 0.5], axis=1)
+        return out_image, pts, bxs, ids, mask
 
     def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray | None = None) -> dict[str, Tensor]:
         """Transform one image and its heads; see the class docstring for the output."""
@@ -141,15 +403,18 @@ class CrowdTransform:
         boxes = _ensure_boxes(points, boxes, height, width, self.head_size)
         ids = np.arange(len(points), dtype=np.int64)
         mask = self._target(boxes, height, width) if self.target_mode == "original" else None
-        if self.geometric is not None:
-            image, points, boxes, ids, mask = self._apply(self.geometric, image, points, boxes, ids, mask)
-        if mask is None:
-            mask = self._target(boxes, image.shape[0], image.shape[1])
-        if self.crop is not None:
-            image, points, boxes, ids, mask = self._apply(self.crop, image, points, boxes, ids, mask)
+        if self.window_first:
+            image, points, boxes, ids, mask = self._window_first(image, points, boxes, mask)
+        else:
+            if self.geometric is not None:
+                image, points, boxes, ids, mask = self._apply(self.geometric, image, points, boxes, ids, mask)
+            if mask is None:
+                mask = self._target(boxes, image.shape[0], image.shape[1])
+            if self.crop is not None:
+                image, points, boxes, ids, mask = self._apply(self.crop, image, points, boxes, ids, mask)
         assert mask is not None
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+            "image": _to_chw(image),
             "instance_map": torch.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8))[None],
             "points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)).reshape(-1, 2),
             "boxes": torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32)).reshape(-1, 4),
@@ -169,6 +434,10 @@ def train_transform(
 ) -> CrowdTransform:
     """The default training pipeline: random scale, horizontal flip, instance map, pad with the mean, random crop.
 
+    It runs window first (:class:`RandomScaleCrop`, then ``A.HorizontalFlip``): the same distribution of samples as
+    ``RandomScale -> HorizontalFlip -> (instance map) -> PadIfNeeded(position="random") -> RandomCrop``, with only the
+    crop's pixels resampled.
+
     Args:
         crop_size: ``(height, width)`` of the crop (512 x 1024 as the original).
         scale_range: ``(low, high)`` scale factors (0.8-1.2 as the original); ``(1, 1)`` disables scaling.
@@ -183,26 +452,20 @@ def train_transform(
     if not 0 < lo <= hi:
         raise ValueError(f"train_transform: `scale_range` must be (low, high) with 0 < low <= high, got {scale_range}")
     ch, cw = (int(s) for s in crop_size)
-    geometric: list[A.BasicTransform] = []
-    if (lo, hi) != (1.0, 1.0):
-        geometric.append(
-            A.RandomScale(
-                scale_limit=(lo - 1.0, hi - 1.0),
-                interpolation=cv2.INTER_LINEAR,
-                mask_interpolation=cv2.INTER_NEAREST,
-                p=1.0,
-            )
+    fill = tuple(float(m) * 255.0 for m in mean)
+    geometric: list[A.BasicTransform] = [
+        RandomScaleCrop(
+            (ch, cw),
+            scale_range=(lo, hi),
+            interpolation=cv2.INTER_LINEAR,
+            mask_interpolation=cv2.INTER_NEAREST,
+            fill=fill,
+            fill_mask=0,
         )
+    ]
     if hflip > 0:
         geometric.append(A.HorizontalFlip(p=hflip))
-    fill = tuple(float(m) * 255.0 for m in mean)
-    crop = [
-        A.PadIfNeeded(
-            min_height=ch, min_width=cw, position="random", border_mode=cv2.BORDER_CONSTANT, fill=fill, fill_mask=0
-        ),
-        A.RandomCrop(height=ch, width=cw),
-    ]
-    return CrowdTransform(geometric, crop, target_mode, instance_map, head_size, seed)
+    return CrowdTransform(geometric, (), target_mode, instance_map, head_size, seed)
 
 
 def eval_transform(

@@ -46,7 +46,9 @@ class CheckpointInfo:
     global_step: int | None = None
 
 
-def load_network(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[IIMNet, CheckpointInfo]:
+def load_network(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> tuple[IIMNet, CheckpointInfo]:
     """Load the network of an ``iim-train`` checkpoint (``last.ckpt``, ``best-*.ckpt``).
 
     Args:

@@ -38,20 +38,20 @@ target is the original's, pixel for pixel. The original behaviour is one argumen
 
 Neighbour ties: the original orders neighbours with ``np.argsort`` over the distances, whose order among equal
 distances is not specified (it depends on the numpy version and the CPU's sort kernels). Here neighbours come from a
-``scipy.spatial.cKDTree`` and equal (integer, exact) squared distances are broken by the lower head index, which is
-what ``np.argsort(..., kind="stable")`` gives. On the densest ShanghaiTech Part A image the original's default
-argsort changes 192 of 540,000 pixels against the stable order (``benchmarks/bench_targets.py``). Two more
-deviations: where a head's neighbour list has no entry after the 4th (fewer than 6 heads) the next-neighbour rule is
-skipped (the original raises ``IndexError`` there), and the rule's switch ``human_num >= 3`` reads the number of
-boxes.
+compiled grid search (:mod:`iim.targets._kernels`) and equal (integer, exact) squared distances are broken by the
+lower head index, which is what ``np.argsort(..., kind="stable")`` gives. On the densest ShanghaiTech Part A image
+the original's default argsort changes 192 of 540,000 pixels against the stable order
+(``benchmarks/bench_targets.py``). Two more deviations: where a head's neighbour list has no entry after the 4th
+(fewer than 6 heads) the next-neighbour rule is skipped (the original raises ``IndexError`` there), and the rule's
+switch ``human_num >= 3`` reads the number of boxes.
 """
 
 from __future__ import annotations
 
+import operator
 from typing import Literal, NamedTuple
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from iim.targets import _kernels
 from iim.targets._checks import as_boxes, check_positive_int
@@ -96,88 +96,16 @@ class InstanceLayout(NamedTuple):
 def _neighbour_order(cx: np.ndarray, cy: np.ndarray, width: int) -> np.ndarray:
     """For each head, the ``width`` nearest heads (itself first), sorted by (squared distance, index); -1 pads.
 
-    Exact: distances are compared as integer squared distances, and a tie group that the KD-tree query might cut
-    at its last column is resolved by a ball query around that head.
+    Exact: distances are compared as integer squared distances (a compiled grid search that stops only when every
+    head not yet seen is strictly farther, so that no tie is missed).
 
     Shape:
         - cx, cy: :math:`(N,)` int64
         - output: :math:`(N, width)` int64
     """
-    n = cx.shape[0]
-    out = np.full((n, width), -1, dtype=np.int64)
-    if n == 0:
-        return out
-    pts = np.stack([cx, cy], axis=1).astype(np.float64)
-    tree = cKDTree(pts)
-    m = min(n, width + 4)  # a few spare columns, so that a tie group rarely reaches the last one
-    _, idx = tree.query(pts, k=m)
-    idx = np.asarray(idx, dtype=np.int64).reshape(n, m)
-    d2 = (cx[idx] - cx[:, None]) ** 2 + (cy[idx] - cy[:, None]) ** 2
-    srt = np.lexsort((idx, d2), axis=-1)
-    idx = np.take_along_axis(idx, srt, axis=-1)
-    d2 = np.take_along_axis(d2, srt, axis=-1)
-    k = min(n, width)
-    out[:, :k] = idx[:, :k]
-    if m < n:
-        # Rows whose tie group at the last needed column extends to the last queried one may miss a tied head
-        # with a lower index: redo them with every head inside that radius.
-        for r in np.flatnonzero(d2[:, k - 1] == d2[:, m - 1]):
-            cand = np.asarray(tree.query_ball_point(pts[r], np.sqrt(d2[r, k - 1]) + 1e-6), dtype=np.int64)
-            cd2 = (cx[cand] - cx[r]) ** 2 + (cy[cand] - cy[r]) ** 2
-            out[r, :k] = cand[np.lexsort((cand, cd2))][:k]
-    return out
-
-
-def _centres_and_half_sizes(b: np.ndarray, max_half_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    cx = np.trunc((b[:, 2] + b[:, 0]) / 2).astype(np.int64)
-    cy = np.trunc((b[:, 3] + b[:, 1]) / 2).astype(np.int64)
-    wh = np.trunc(np.maximum((b[:, 2:] - b[:, :2]) / 2, 3)).astype(np.int64)
-    np.minimum(wh, max_half_size, out=wh)
-    return cx, cy, np.ascontiguousarray(wh)
-
-
-def _candidate_pairs(cx: np.ndarray, cy: np.ndarray, wh: np.ndarray, rects: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """Pairs ``(i, j)``, ``i < j``, of kept heads whose rectangles overlap or touch, sorted."""
-    ids = np.flatnonzero(kept)
-    if ids.size < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    r = rects[ids]
-    # A rectangle reaches at most its half-size from its centre (clipping only cuts), so touching rectangles have
-    # centres at most twice the largest half-size apart on both axes.
-    reach = 2 * int(wh[ids].max())
-    tree = cKDTree(np.stack([cx[ids], cy[ids]], axis=1).astype(np.float64))
-    pairs = tree.query_pairs(reach, p=np.inf, output_type="ndarray").astype(np.int64)
-    if pairs.size == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    a, c = r[pairs[:, 0]], r[pairs[:, 1]]
-    gap_x = np.maximum(a[:, 0], c[:, 0]) - np.minimum(a[:, 2], c[:, 2])
-    gap_y = np.maximum(a[:, 1], c[:, 1]) - np.minimum(a[:, 3], c[:, 3])
-    pairs = ids[pairs[(gap_x < 1) & (gap_y < 1)]]
-    pairs.sort(axis=1)
-    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-
-
-def _drop_clashing(centers: np.ndarray, rects: np.ndarray, kept: np.ndarray, pairs: np.ndarray) -> None:
-    """Of kept heads whose centre pixels coincide or are 8-adjacent, drop some so that no such pair is left, in place.
-
-    Greedy by priority (larger rectangle first, lower index on a tie): a head stays unless a staying head of higher
-    priority clashes with it, so every dropped head has a staying head on or next to its centre pixel. Only the few
-    heads in such pairs are looped over.
-    """
-    close = pairs[np.abs(centers[pairs[:, 0]] - centers[pairs[:, 1]]).max(axis=1) <= 1]
-    if close.size == 0:
-        return
-    involved = np.unique(close)
-    area = (rects[involved, 2] - rects[involved, 0]) * (rects[involved, 3] - rects[involved, 1])
-    neighbours: dict[int, list[int]] = {int(k): [] for k in involved}
-    for i, j in close.tolist():
-        neighbours[i].append(j)
-        neighbours[j].append(i)
-    dropped: set[int] = set()
-    for k in involved[np.lexsort((involved, -area))].tolist():
-        if k not in dropped:
-            dropped.update(neighbours[k])
-    kept[list(dropped)] = False
+    return _kernels.neighbour_order(
+        np.ascontiguousarray(cx, dtype=np.int64), np.ascontiguousarray(cy, dtype=np.int64), int(width)
+    )
 
 
 def instance_layout(
@@ -219,23 +147,13 @@ def instance_layout(
     if mode not in _MODES:
         raise ValueError(f"{fn}: `mode` must be one of {_MODES}, got {mode!r}")
     n = b.shape[0]
-    cx, cy, wh = _centres_and_half_sizes(b, max_half_size)
+    cx, cy, wh = _kernels.centres_and_half_sizes(b, max_half_size)
     if n:
-        _kernels.greedy_shrink(cx, cy, wh, _neighbour_order(cx, cy, _kernels.ORDER_WIDTH))
-    kept = (cx > 0) & (cx < width) & (cy > 0) & (cy < height)
-    rects = np.stack(
-        [
-            np.maximum(cx - wh[:, 0], 0),
-            np.maximum(cy - wh[:, 1], 0),
-            np.minimum(cx + wh[:, 0], width),
-            np.minimum(cy + wh[:, 1], height),
-        ],
-        axis=1,
-    )
-    rects[~kept] = 0
+        _kernels.greedy_shrink(cx, cy, wh, _kernels.neighbour_order(cx, cy, _kernels.ORDER_WIDTH))
+    rects, kept = _kernels.layout_rects(cx, cy, wh, height, width)
     if mode == "separate" and n > 1:
-        pairs = _candidate_pairs(cx, cy, wh, rects, kept)
-        _drop_clashing(np.stack([cx, cy], axis=1), rects, kept, pairs)
+        pairs = _kernels.touching_pairs(rects, kept)
+        _kernels.drop_clashing(cx, cy, rects, kept, pairs)
         _kernels.separate(cx, cy, rects, kept, pairs)
         rects[~kept] = 0
     return InstanceLayout(np.stack([cx, cy], axis=1), wh, np.ascontiguousarray(rects), kept)
@@ -248,8 +166,9 @@ def boxes_to_instance_map(
     max_half_size: int = 25,
     *,
     mode: InstanceMode = "separate",
+    window: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
-    """The independent instance map (IIM's binary training target) of one image.
+    """The independent instance map (IIM's binary training target) of one image, or a window of it.
 
     Args:
         boxes: Head boxes ``x1, y1, x2, y2`` in 0-based pixel coordinates.
@@ -257,26 +176,47 @@ def boxes_to_instance_map(
         width: Image width in pixels.
         max_half_size: Half-size cap: 25 (NWPU-Crowd, ShanghaiTech) or 15 (UCF-QNRF, JHU-Crowd++).
         mode: ``"separate"`` (default: one component per head) or ``"original"`` (the original code's map).
+        window: ``(x0, y0, x1, y1)``, half-open, in the map's pixel coordinates: return only that part of the map,
+            i.e. ``full[y0:y1, x0:x1]`` where the window may reach outside the map (those pixels are ``False``).
+            The layout is still computed over the whole ``height`` x ``width`` image with every box, so the window
+            is exactly the crop of the full map, without painting (or allocating) the rest. ``None``: the whole map.
 
     Returns:
         ``True`` on heads. Empty ``boxes`` give an all-``False`` map.
 
     Raises:
-        ValueError: On malformed arguments (see :func:`instance_layout`).
+        ValueError: On malformed arguments (see :func:`instance_layout`), or an empty or malformed ``window``.
 
     Shape:
         - boxes: :math:`(N, 4)` xyxy pixels
-        - output: :math:`(H, W)` bool
+        - output: :math:`(H, W)` bool, or :math:`(y_1 - y_0, x_1 - x_0)` with a ``window``
 
     Example:
         >>> m = boxes_to_instance_map([[10, 10, 30, 30], [60, 10, 80, 30]], 100, 100)
         >>> m.shape, int(m.sum())
         ((100, 100), 800)
+        >>> boxes_to_instance_map([[10, 10, 30, 30]], 100, 100, window=(-5, 20, 15, 40)).sum(axis=0)[:16].tolist()
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]
     """
     layout = instance_layout(boxes, height, width, max_half_size, mode=mode)
-    mask = np.zeros((height, width), dtype=bool)
-    _kernels.paint(mask, layout.rects)
+    if window is None:
+        x0, y0, x1, y1 = 0, 0, int(width), int(height)
+    else:
+        x0, y0, x1, y1 = _check_window(window, "boxes_to_instance_map")
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    _kernels.paint_window(mask, layout.rects, x0, y0)
     return mask
+
+
+def _check_window(window: object, fn: str) -> tuple[int, int, int, int]:
+    try:
+        values = [operator.index(v) for v in window]  # type: ignore[attr-defined]
+    except TypeError as err:
+        raise ValueError(f"{fn}: `window` must be 4 integers (x0, y0, x1, y1), got {window!r}") from err
+    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
+        raise ValueError(f"{fn}: `window` must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {window!r}")
+    x0, y0, x1, y1 = values
+    return x0, y0, x1, y1
 
 
 def boxes_to_instance_labels(
