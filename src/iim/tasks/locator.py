@@ -342,8 +342,20 @@ class LocatorTask(pl.LightningModule):
                     }
                 )
 
+    def _broadcast_buffers(self) -> None:
+        """Give every DDP process rank 0's BatchNorm statistics before evaluating.
+
+        DDP broadcasts rank 0's buffers before each training forward, after which every process updates them from
+        its own batch; without this, each process would validate its images with its own statistics rather than the
+        checkpoint's (rank 0's), and the summed metrics would not be those of the saved weights.
+        """
+        if torch.distributed.is_available() and torch.distributed.is_initialized() and self.trainer.world_size > 1:
+            for buffer in self.net.buffers():
+                torch.distributed.broadcast(buffer, src=0)
+
     def on_validation_epoch_start(self) -> None:
-        """Forget the previous epoch's example images."""
+        """Use rank 0's buffers everywhere and forget the previous epoch's example images."""
+        self._broadcast_buffers()
         self.val_examples = []
 
     def _log_metrics(self, metrics: LocalizationMetrics, stage: str) -> dict[str, float]:
@@ -372,7 +384,8 @@ class LocatorTask(pl.LightningModule):
             )
 
     def on_test_epoch_start(self) -> None:
-        """Start a fresh list of predictions."""
+        """Use rank 0's buffers everywhere and start a fresh list of predictions."""
+        self._broadcast_buffers()
         self.test_predictions = []
 
     def on_test_epoch_end(self) -> None:
