@@ -202,7 +202,7 @@ class LocatorTask(pl.LightningModule):
         if torch.isfinite(losses["loss"]) and torch.isfinite(threshold).all():
             self._skipped_in_a_row = 0
             return False
-        detail = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
+        detail = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
         message = (
             f"non-finite training loss at epoch {self.current_epoch}, batch {batch_idx} (step {self.global_step}): "
             f"{detail}; threshold finite: {bool(torch.isfinite(threshold).all())}. Lower the learning rates "
@@ -361,7 +361,8 @@ class LocatorTask(pl.LightningModule):
     def _log_metrics(self, metrics: LocalizationMetrics, stage: str) -> dict[str, float]:
         values = {k: float(v) for k, v in metrics.compute().items()}
         metrics.reset()
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, sync_dist=False)
+        # torchmetrics already summed the states over processes: every process holds the same values
+        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True)
         return values
 
     def on_validation_epoch_end(self) -> None:
