@@ -58,6 +58,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    if best and best_score is not None:
+        metrics["best/" + str(trainer.checkpoint_callback.monitor)] = float(best_score)
     last = next((str(p) for p in (output_dir / "checkpoints").glob("last*.ckpt")), "")
     if cfg.get("test"):
         test = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
@@ -71,12 +74,13 @@ def summarize(result: dict[str, Any]) -> None:
     rows = [
         (name, _fmt(m[key]))
         for name, key in (
-            ("val F1 (sigma_l)", "val/f1"),
+            ("val F1 (sigma_l), last epoch", "val/f1"),
             ("val precision", "val/precision"),
             ("val recall", "val/recall"),
             ("val MAE", "val/mae"),
             ("val MSE (RMSE)", "val/mse"),
             ("val NAE", "val/nae"),
+            ("best val F1 (best checkpoint)", "best/val/f1"),
             ("test F1", "test/f1"),
             ("test MAE", "test/mae"),
         )
