@@ -87,6 +87,7 @@ def test_poly_and_epoch_decay_schedules():
     decay = EpochDecayLR(opt2, gamma=0.99)
     group = OptimizerGroup({"c": opt2})
     sched = SchedulerGroup(group, {"c": decay})
+    group.step()  # an optimizer step first, as in training
     sched.step("step")  # an epoch schedule ignores per-step calls
     assert opt2.param_groups[0]["lr"] == 1.0
     sched.step("epoch")
