@@ -97,6 +97,8 @@ def test_eval_transform_keeps_the_whole_image():
     dataset = CrowdDataset(source.read("val"), eval_transform())
     sample = dataset[0]
     assert sample["image"].shape == (3, 100, 130)
+    assert torch.equal(sample["image"].permute(1, 2, 0), torch.from_numpy(dataset.records[0].image))
+    assert not np.may_share_memory(sample["image"].numpy(), dataset.records[0].image)  # a copy, not the record
     assert torch.equal(sample["points"], torch.from_numpy(dataset.records[0].points))
     assert sample["meta"]["size"] == (100, 130)
 
@@ -104,8 +106,19 @@ def test_eval_transform_keeps_the_whole_image():
 def test_collate_and_errors():
     source = SyntheticSource(train=3, seed=2)
     dataset = CrowdDataset(source.read("train"), train_transform(crop_size=(64, 96), seed=0))
-    batch = collate_crowd([dataset[0], dataset[1]])
+    samples = [dataset[0], dataset[1]]
+    batch = collate_crowd(samples)
     assert batch["image"].shape == (2, 3, 64, 96) and batch["instance_map"].shape == (2, 1, 64, 96)
+    assert batch["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch["image"], torch.stack([s["image"] for s in samples]))
+    assert torch.equal(batch["instance_map"], torch.stack([s["instance_map"] for s in samples]))
+    contiguous = [{**s, "image": s["image"].contiguous()} for s in samples]
+    assert torch.equal(collate_crowd(contiguous)["image"], batch["image"])  # any layout stacks
+    fixed = CrowdDataset(source.read("train"), eval_transform())
+    loader = torch.utils.data.DataLoader(fixed, batch_size=2, num_workers=1, collate_fn=collate_crowd)
+    from_worker = next(iter(loader))  # built in shared memory by the worker
+    assert from_worker["image"].is_shared() and from_worker["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(from_worker["image"], collate_crowd([fixed[0], fixed[1]])["image"])
     assert isinstance(batch["points"], list) and len(batch["points"]) == 2
     small = CrowdDataset(SyntheticSource(val=2, seed=1, height=40, width=50).read("val"), eval_transform())
     with pytest.raises(ValueError, match="batch_size=1"):
@@ -237,10 +250,33 @@ def test_window_first_without_heads_and_to_chw():
     assert out["points"].shape == (0, 2) and out["boxes"].shape == (0, 4) and out["head_ids"].shape == (0,)
     assert out["instance_map"].shape == (1, 64, 96) and int(out["instance_map"].sum()) == 0
     image = np.random.default_rng(0).integers(0, 255, size=(7, 5, 3), dtype=np.uint8)
-    chw = _to_chw(image)
-    assert chw.is_contiguous() and torch.equal(chw, torch.from_numpy(image).permute(2, 0, 1))
+    chw = _to_chw(image)  # a channels-last view of the same memory
+    assert chw.shape == (3, 7, 5) and chw.stride() == (1, 15, 3) and chw.data_ptr() == image.ctypes.data
+    assert torch.equal(chw, torch.from_numpy(image).permute(2, 0, 1))
+    copied = _to_chw(image, source=image)  # never a view of the caller's input
+    assert torch.equal(copied, chw) and not np.may_share_memory(copied.numpy(), image)
     with pytest.raises(ValueError, match="RandomScaleCrop"):
         CrowdTransform([RandomScaleCrop((8, 8)), A.VerticalFlip()])
+
+
+def test_window_first_keypoints_match_albumentations_processor():
+    """The window-first path moves points with the applied transforms' own keypoint functions; albumentations'
+    keypoint processor (Compose with KeypointParams, the same seed) gives the same points."""
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 255, size=(300, 500, 3), dtype=np.uint8)
+    points = (rng.random((40, 2)) * (500, 300)).astype(np.float32)
+    for seed in range(6):
+        ours = train_transform(crop_size=(256, 384), seed=seed)
+        reference = A.Compose(
+            list(train_transform(crop_size=(256, 384)).geometric.transforms),  # the same transforms, other instances
+            seed=seed,
+            keypoint_params=A.KeypointParams(format="xy", label_fields=["ids"], remove_invisible=True),
+        )
+        out = ours(image, points)
+        ref = reference(image=image, keypoints=points, ids=np.arange(len(points)))
+        assert np.array_equal(out["image"].permute(1, 2, 0).numpy(), ref["image"])
+        assert np.array_equal(out["head_ids"].numpy(), np.asarray(ref["ids"]))
+        np.testing.assert_allclose(out["points"].numpy(), np.asarray(ref["keypoints"])[:, :2], atol=1e-4)
 
 
 def _first_batch_points(dm: CrowdDataModule) -> list[torch.Tensor]:

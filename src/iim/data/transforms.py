@@ -13,12 +13,16 @@ Training samples go through three stages:
 
 :func:`train_transform` runs the three stages *window first* (:class:`RandomScaleCrop`): it draws the scale and the
 crop window in the scaled image first and resamples only the part of the image that lands in the crop (one resize of
-the crop's pixels instead of the whole image, no separate pad and crop copies); points and box corners go through the
-same albumentations call, unfiltered, so every head's box is known at the scaled resolution and the instance map is
-still built there, from all transformed boxes, and only the crop's window of it is painted. :class:`CrowdTransform`
+the crop's pixels instead of the whole image, no separate pad and crop copies); points and box corners are then moved
+by the applied transforms' own keypoint functions (``apply_to_keypoints`` with the parameters each drew; the same
+result as albumentations' keypoint processor, tested, without its per-call format conversions), unfiltered, so every
+head's box is known at the scaled resolution and the instance map is still built there, from all transformed boxes,
+and only the crop's window of it is painted. :class:`CrowdTransform`
 also runs any other albumentations pipeline stage by stage, as described above.
 
-Samples stay uint8 (image and instance map): normalisation with the dataset's mean and std happens on the model's
+Samples stay uint8 (image and instance map); the image is a ``(3, H, W)`` view of the ``(H, W, 3)`` pixels
+(channels-last strides, no transposing copy), which :func:`iim.data.collate_crowd` stacks into a
+``torch.channels_last`` batch. Normalisation with the dataset's mean and std happens on the model's
 device (:func:`iim.ops.normalize_image`), which keeps the workers and the host-to-device copies four times lighter.
 Evaluation samples keep the whole image (tiled inference handles any size).
 """
@@ -33,7 +37,7 @@ import cv2
 import numpy as np
 import torch
 from albumentations.core.bbox_utils import denormalize_bboxes, normalize_bboxes
-from albumentations.core.type_definitions import Targets
+from albumentations.core.type_definitions import NUM_KEYPOINTS_COLUMNS_IN_ALBUMENTATIONS, Targets
 from torch import Tensor
 
 from iim.targets import boxes_to_instance_map, points_to_boxes
@@ -230,15 +234,19 @@ class RandomScaleCrop(A.DualTransform):
         return normalize_bboxes(out, self.size)
 
 
-def _to_chw(image: np.ndarray) -> Tensor:
-    """``(H, W, C)`` -> a contiguous ``(C, H, W)`` tensor; for uint8 images one ``cv2.split`` into its planes."""
-    if image.ndim == 3 and image.dtype == np.uint8 and 1 < image.shape[2] <= 4:
-        out = torch.empty((image.shape[2], *image.shape[:2]), dtype=torch.uint8)
-        planes = list(out.numpy())
-        res = cv2.split(image, planes)
-        if all(r is q or np.may_share_memory(r, q) for r, q in zip(res, planes)):
-            return out
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+def _to_chw(image: np.ndarray, source: np.ndarray | None = None) -> Tensor:
+    """``(H, W, C)`` -> a ``(C, H, W)`` tensor *view* of the same memory (channels-last strides), without a copy.
+
+    The pixels stay interleaved (``stride(0) == 1``): :func:`iim.data.collate_crowd` copies such images into a
+    ``torch.channels_last`` batch, one plain copy per image, so no transposition is ever paid. An image that may
+    share memory with ``source`` (the caller's input, e.g. a record's in-memory image passed through unchanged) is
+    copied first, so samples never alias their inputs.
+    """
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if not image.flags.c_contiguous or (source is not None and np.may_share_memory(image, source)):
+        image = np.array(image, order="C")
+    return torch.from_numpy(image).permute(2, 0, 1)
 
 
 class CrowdTransform:
@@ -255,7 +263,8 @@ class CrowdTransform:
         head_size: Keyword arguments of :func:`iim.targets.points_to_boxes`, used for datasets without boxes.
         seed: Seed of the augmentation RNG (each DataLoader worker reseeds it, see :meth:`set_random_seed`).
 
-    Calling it returns a dict with ``image`` :math:`(3, H, W)` uint8 RGB (not normalised), ``instance_map``
+    Calling it returns a dict with ``image`` :math:`(3, H, W)` uint8 RGB (not normalised; a channels-last view of
+    ``(H, W, 3)`` memory, never of the input image), ``instance_map``
     :math:`(1, H, W)` uint8 in {0, 1}, ``points`` :math:`(N, 2)` float32 and ``boxes`` :math:`(N, 4)` float32 of
     the heads whose point lies in the output, and ``head_ids`` :math:`(N,)` int64, their indices in the input.
     """
@@ -281,15 +290,10 @@ class CrowdTransform:
                     "CrowdTransform: a pipeline that starts with RandomScaleCrop may only add A.HorizontalFlip, and "
                     f"`crop` must be empty; got {[type(t).__name__ for t in geometric + crop]}"
                 )
-            # One call for everything: points and box corners as keypoints, labelled with their ids, not filtered
-            # (the instance map needs every head's box at the scaled resolution; visibility is decided afterwards).
-            self.geometric = A.Compose(
-                geometric,
-                seed=seed,
-                keypoint_params=A.KeypointParams(
-                    format="xy", label_fields=["keypoint_ids"], remove_invisible=False, check_each_transform=False
-                ),
-            )
+            # Only the pixels go through Compose (its keypoint processor's format conversions, label encoding and
+            # checks cost as much as the flip); points and box corners are then moved by the applied transforms' own
+            # ``apply_to_keypoints``, with the parameters they drew (see ``_window_first``).
+            self.geometric = A.Compose(geometric, seed=seed, is_check_shapes=False)
             self.crop = None
         else:
             params = {
@@ -348,50 +352,53 @@ class CrowdTransform:
         """The window-first pipeline: one albumentations call, then the instance map's window."""
         assert self.geometric is not None
         n = len(points)
-        # Box corners travel as keypoints in pixel-centre coordinates (an edge at x is x - 0.5), the convention of
-        # albumentations' keypoint flips and of RandomScaleCrop, so that they map exactly as the box edges do.
-        keypoints = np.concatenate([points, boxes[:, :2] - 0.5, boxes[:, 2:] - 0.5]).astype(np.float32)
-        data: dict[str, Any] = {"image": image, "keypoints": keypoints, "keypoint_ids": np.arange(3 * n)}
+        data: dict[str, Any] = {"image": image}
         if mask is not None:
             data["mask"] = mask
         out = self.geometric(**data)
         out_image = out["image"]
         height, width = out_image.shape[:2]
-        joined = np.full((3 * n, 2), np.nan, dtype=np.float64)  # joined by id, whatever order comes back
-        joined[np.asarray(out["keypoint_ids"], dtype=np.int64)] = np.asarray(out["keypoints"])[:, :2]
+        # Points, then each box's two corners, as keypoints in albumentations' internal layout (x, y, z, angle, scale)
+        # and pixel-centre coordinates (an edge at x is x - 0.5: the convention of albumentations' keypoint flips
+        # and of RandomScaleCrop, so corners map as edges do), moved by each applied transform in turn. Nothing is
+        # filtered, so the rows stay in order: row i is head i, rows n + 2k and n + 2k + 1 box k's corners.
+        keypoints = np.zeros((3 * n, NUM_KEYPOINTS_COLUMNS_IN_ALBUMENTATIONS), dtype=np.float32)
+        keypoints[:n, :2] = points
+        np.subtract(boxes.reshape(-1, 2), 0.5, out=keypoints[n:, :2])
+        for t in self.geometric.transforms:
+            applied = t.get_applied_params()
+            if applied:
+                keypoints = t.apply_to_keypoints(keypoints, **applied)
+        joined = keypoints[:, :2].astype(np.float64)
         pts = joined[:n]
-        a, b = joined[n : 2 * n] + 0.5, joined[2 * n :] + 0.5  # corners (a flip swaps them)
-        edges = np.concatenate([np.minimum(a, b), np.maximum(a, b)], axis=1)
-        has_box = ~np.isnan(edges).any(axis=1)
+        corners = joined[n:].reshape(n, 4) + 0.5  # (ax, ay, bx, by); a flip swaps the two corners' x
+        edges = np.concatenate(
+            [np.minimum(corners[:, :2], corners[:, 2:]), np.maximum(corners[:, :2], corners[:, 2:])], 1
+        )
         if mask is None:
             # Where the output sits in the scaled (and possibly flipped) image: output pixel u is frame pixel u + off.
-            scale_crop = self.geometric.transforms[0]
-            applied = scale_crop.get_applied_params()
+            applied = self.geometric.transforms[0].get_applied_params()
             if applied:
                 scaled_h, scaled_w = applied["scaled_shape"]
                 off_x = applied["window"][0] - applied["offset"][0]
                 off_y = applied["window"][1] - applied["offset"][1]
             else:  # not applied (p < 1): the frame is the image itself
                 (scaled_h, scaled_w), off_x, off_y = image.shape[:2], 0, 0
-            flips = sum(bool(t.get_applied_params()) for t in self.geometric.transforms[1:])
-            if flips % 2:
+            if sum(bool(t.get_applied_params()) for t in self.geometric.transforms[1:]) % 2:
                 off_x = scaled_w - width - off_x
-            frame_boxes = edges[has_box] + np.array([off_x, off_y, off_x, off_y], dtype=np.float64)
+            frame_boxes = edges + np.array([off_x, off_y, off_x, off_y], dtype=np.float64)
             window = (off_x, off_y, off_x + width, off_y + height)
             mask = boxes_to_instance_map(frame_boxes, scaled_h, scaled_w, window=window, **self.instance_map)
             mask = mask.view(np.uint8)
         else:
             mask = out["mask"]
-        visible = (pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height)
-        ids = np.flatnonzero(visible)
+        ids = np.flatnonzero((pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height))
         pts = pts[ids].astype(np.float32)
-        bxs = edges[ids]
-        np.clip(bxs[:, 0::2], 0, width, out=bxs[:, 0::2])
-        np.clip(bxs[:, 1::2], 0, height, out=bxs[:, 1::2])
-        bxs = bxs.astype(np.float32)
+        bxs = np.clip(edges[ids], 0, (width, height, width, height)).astype(np.float32)
         # a point whose box is lost or left nothing inside the output: a 1-pixel box around it
         lost = ~((bxs[:, 2] > bxs[:, 0]) & (bxs[:, 3] > bxs[:, 1]))
-        bxs[lost] = np.concatenate([pts[lost] - 0.5, pts[lost] + 0.5], axis=1)
+        if lost.any():
+            bxs[lost] = np.concatenate([pts[lost] - 0.5, pts[lost] + 0.5], axis=1)
         return out_image, pts, bxs, ids, mask
 
     def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray | None = None) -> dict[str, Tensor]:
@@ -401,20 +408,20 @@ class CrowdTransform:
         height, width = image.shape[:2]
         points = np.asarray(points, dtype=np.float32).reshape(-1, 2)
         boxes = _ensure_boxes(points, boxes, height, width, self.head_size)
-        ids = np.arange(len(points), dtype=np.int64)
         mask = self._target(boxes, height, width) if self.target_mode == "original" else None
         if self.window_first:
-            image, points, boxes, ids, mask = self._window_first(image, points, boxes, mask)
+            out_image, points, boxes, ids, mask = self._window_first(image, points, boxes, mask)
         else:
+            out_image, ids = image, np.arange(len(points), dtype=np.int64)
             if self.geometric is not None:
-                image, points, boxes, ids, mask = self._apply(self.geometric, image, points, boxes, ids, mask)
+                out_image, points, boxes, ids, mask = self._apply(self.geometric, out_image, points, boxes, ids, mask)
             if mask is None:
-                mask = self._target(boxes, image.shape[0], image.shape[1])
+                mask = self._target(boxes, out_image.shape[0], out_image.shape[1])
             if self.crop is not None:
-                image, points, boxes, ids, mask = self._apply(self.crop, image, points, boxes, ids, mask)
+                out_image, points, boxes, ids, mask = self._apply(self.crop, out_image, points, boxes, ids, mask)
         assert mask is not None
         return {
-            "image": _to_chw(image),
+            "image": _to_chw(out_image, source=image),
             "instance_map": torch.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8))[None],
             "points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)).reshape(-1, 2),
             "boxes": torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32)).reshape(-1, 4),

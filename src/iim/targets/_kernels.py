@@ -474,3 +474,32 @@ def drop_clashing(cx: np.ndarray, cy: np.ndarray, rects: np.ndarray, kept: np.nd
     for h in involved:
         if dropped[h]:
             kept[h] = False
+
+
+# --- the whole layout in one compiled call ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def layout(
+    boxes: np.ndarray, max_half_size: int, height: int, width: int, separate_heads: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centres, shrunk half-sizes, painted rectangles and kept flags of ``(N, 4)`` float64 boxes.
+
+    The steps of :func:`iim.targets.instance_layout` in one call (the per-call overhead of the separate kernels and
+    of their small intermediate arrays was a third of the cost on a few hundred heads): centres and capped
+    half-sizes, the greedy shrink against the nearest neighbours, the clipped rectangles, and with
+    ``separate_heads`` the cut of touching pairs (clashing heads dropped first).
+    """
+    n = boxes.shape[0]
+    cx, cy, wh = centres_and_half_sizes(boxes, max_half_size)
+    if n:
+        greedy_shrink(cx, cy, wh, neighbour_order(cx, cy, ORDER_WIDTH))
+    rects, kept = layout_rects(cx, cy, wh, height, width)
+    if separate_heads and n > 1:
+        pairs = touching_pairs(rects, kept)
+        drop_clashing(cx, cy, rects, kept, pairs)
+        separate(cx, cy, rects, kept, pairs)
+        for i in range(n):
+            if not kept[i]:
+                rects[i, 0] = rects[i, 1] = rects[i, 2] = rects[i, 3] = 0
+    return cx, cy, wh, rects, kept

@@ -146,17 +146,8 @@ def instance_layout(
     max_half_size = check_positive_int(max_half_size, fn, "max_half_size")
     if mode not in _MODES:
         raise ValueError(f"{fn}: `mode` must be one of {_MODES}, got {mode!r}")
-    n = b.shape[0]
-    cx, cy, wh = _kernels.centres_and_half_sizes(b, max_half_size)
-    if n:
-        _kernels.greedy_shrink(cx, cy, wh, _kernels.neighbour_order(cx, cy, _kernels.ORDER_WIDTH))
-    rects, kept = _kernels.layout_rects(cx, cy, wh, height, width)
-    if mode == "separate" and n > 1:
-        pairs = _kernels.touching_pairs(rects, kept)
-        _kernels.drop_clashing(cx, cy, rects, kept, pairs)
-        _kernels.separate(cx, cy, rects, kept, pairs)
-        rects[~kept] = 0
-    return InstanceLayout(np.stack([cx, cy], axis=1), wh, np.ascontiguousarray(rects), kept)
+    cx, cy, wh, rects, kept = _kernels.layout(b, max_half_size, height, width, mode == "separate")
+    return InstanceLayout(np.stack([cx, cy], axis=1), wh, rects, kept)
 
 
 def boxes_to_instance_map(
