@@ -140,6 +140,7 @@ class RandomScaleCrop(A.DualTransform):
         self.mask_interpolation = mask_interpolation
         self.fill = fill
         self.fill_mask = fill_mask
+        self._fill_rows: dict[tuple[Any, ...], np.ndarray] = {}
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("size", "scale_range", "interpolation", "mask_interpolation", "fill", "fill_mask")
@@ -188,9 +189,14 @@ class RandomScaleCrop(A.DualTransform):
             )
         out = np.empty((height, width, *img.shape[2:]), dtype=img.dtype)
         ox, oy = offset
-        # the padding, copied from one filled row (a per-pixel broadcast of the fill colour is several times slower)
-        row = np.empty((width, *img.shape[2:]), dtype=img.dtype)
-        row[...] = _fill_array(fill, img.dtype, img.shape[2] if img.ndim == 3 else 1).reshape(img.shape[2:] or (1,))
+        # the padding, copied from one filled row (a per-pixel broadcast of the fill colour is several times slower),
+        # made once per fill, dtype and channel count
+        key = (repr(fill), img.dtype.str, width, img.shape[2:])
+        row = self._fill_rows.get(key)
+        if row is None:
+            row = np.empty((width, *img.shape[2:]), dtype=img.dtype)
+            row[...] = _fill_array(fill, img.dtype, img.shape[2] if img.ndim == 3 else 1).reshape(img.shape[2:] or (1,))
+            self._fill_rows[key] = row
         out[:oy] = row
         out[oy + win_h :] = row
         out[oy : oy + win_h, :ox] = row[:ox]

@@ -139,15 +139,28 @@ def instance_layout(
         - boxes: :math:`(N, 4)` xyxy pixels
         - output: see :class:`InstanceLayout`
     """
-    fn = "instance_layout"
+    cx, cy, wh, rects, kept = _checked_layout(boxes, height, width, max_half_size, mode, "instance_layout")
+    return InstanceLayout(np.stack([cx, cy], axis=1), wh, rects, kept)
+
+
+def _checked_layout(
+    boxes: object, height: object, width: object, max_half_size: object, mode: object, fn: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check the arguments, then the compiled layout: centres x, y, half-sizes, rectangles, kept flags."""
     b = as_boxes(boxes, fn)
     height = check_positive_int(height, fn, "height")
     width = check_positive_int(width, fn, "width")
     max_half_size = check_positive_int(max_half_size, fn, "max_half_size")
     if mode not in _MODES:
         raise ValueError(f"{fn}: `mode` must be one of {_MODES}, got {mode!r}")
-    cx, cy, wh, rects, kept = _kernels.layout(b, max_half_size, height, width, mode == "separate")
-    return InstanceLayout(np.stack([cx, cy], axis=1), wh, rects, kept)
+    return _kernels.layout(b, max_half_size, height, width, mode == "separate")
+
+
+def _layout_rects(
+    boxes: object, height: object, width: object, max_half_size: object, mode: object, fn: str
+) -> np.ndarray:
+    """The painted rectangles ``(N, 4)`` of the layout."""
+    return _checked_layout(boxes, height, width, max_half_size, mode, fn)[3]
 
 
 def boxes_to_instance_map(
@@ -189,13 +202,13 @@ def boxes_to_instance_map(
         >>> boxes_to_instance_map([[10, 10, 30, 30]], 100, 100, window=(-5, 20, 15, 40)).sum(axis=0)[:16].tolist()
         [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]
     """
-    layout = instance_layout(boxes, height, width, max_half_size, mode=mode)
+    rects = _layout_rects(boxes, height, width, max_half_size, mode, "boxes_to_instance_map")
     if window is None:
         x0, y0, x1, y1 = 0, 0, int(width), int(height)
     else:
         x0, y0, x1, y1 = _check_window(window, "boxes_to_instance_map")
     mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    _kernels.paint_window(mask, layout.rects, x0, y0)
+    _kernels.paint_window(mask, rects, x0, y0)
     return mask
 
 
@@ -241,7 +254,7 @@ def boxes_to_instance_labels(
         - boxes: :math:`(N, 4)` xyxy pixels
         - output: :math:`(H, W)` int32
     """
-    layout = instance_layout(boxes, height, width, max_half_size, mode=mode)
+    rects = _layout_rects(boxes, height, width, max_half_size, mode, "boxes_to_instance_labels")
     labels = np.zeros((height, width), dtype=np.int32)
-    _kernels.paint_labels(labels, layout.rects)
+    _kernels.paint_labels(labels, rects)
     return labels
