@@ -15,3 +15,22 @@ import torch
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``last.ckpt`` of a real ``iim-train`` run: the smoke experiment (test ResNet-FPN, PBM) for 2 epochs."""
+    from helpers.configs import FAST, compose_train
+    from iim.cli.train import train
+
+    out = tmp_path_factory.mktemp("train")
+    overrides = [
+        "+experiment=smoke",
+        *FAST,
+        "trainer.max_epochs=2",
+        "callbacks=default",
+        "callbacks.progress_bar=null",
+        "callbacks.prediction_images=null",
+        "callbacks.model_summary=null",
+    ]
+    return str(train(compose_train(overrides, out))["last_checkpoint"])

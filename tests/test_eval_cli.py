@@ -9,26 +9,15 @@ import json
 import pytest
 import torch
 
-from helpers.configs import FAST, compose_train
+from helpers.configs import compose_train
 from iim.cli.eval import evaluate
-from iim.cli.train import train
 from iim.metrics import read_pred_loc
 from iim.models import load_network
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train")
-    overrides = [
-        "+experiment=smoke",
-        *FAST,
-        "trainer.max_epochs=2",
-        "callbacks=default",
-        "callbacks.progress_bar=null",
-        "callbacks.prediction_images=null",
-        "callbacks.model_summary=null",
-    ]
-    return train(compose_train(overrides, out))["last_checkpoint"]
+def checkpoint(trained_checkpoint):
+    return trained_checkpoint
 
 
 def test_checkpoint_rebuilds_the_network(checkpoint):

@@ -10,10 +10,12 @@ from iim.models.factory import available_predictors, available_thresholds, build
 from iim.models.fpn import FPNNeck
 from iim.models.head import ConfidenceHead
 from iim.models.network import IIMNet, IIMOutput
+from iim.models.original import NWPU_MEAN_STD, load_original_checkpoint
 from iim.models.predictor import ConfidencePredictor
 from iim.models.pretrained import PretrainedWeightsUnavailableError, convert_by_order, efficientnet_lite0_state_dict
 
 __all__ = [
+    "NWPU_MEAN_STD",
     "CheckpointInfo",
     "ConcatNeck",
     "ConfidenceHead",
@@ -29,4 +31,5 @@ __all__ = [
     "convert_by_order",
     "efficientnet_lite0_state_dict",
     "load_network",
+    "load_original_checkpoint",
 ]

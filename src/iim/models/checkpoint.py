@@ -16,7 +16,7 @@ import torch
 
 from iim.models.network import IIMNet
 
-__all__ = ["CheckpointInfo", "load_network"]
+__all__ = ["CheckpointInfo", "build_from_config", "load_network", "load_state_dict_file"]
 
 
 @dataclass
@@ -82,14 +82,7 @@ def load_network(
     if not meta.get("net_config"):
         raise ValueError(f"{path}: the checkpoint has no network config; it was not written by iim-train")
     net = instantiate(OmegaConf.create(_no_pretrained(meta["net_config"])))
-    prefix = "net."
-    state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"{path}: the weights do not fit the network of its config: missing {missing[:8]}, unexpected "
-            f"{unexpected[:8]}"
-        )
+    _load_checked(net, _strip_prefix(checkpoint["state_dict"]), str(path))
     info = CheckpointInfo(
         path=path,
         net_config=meta["net_config"],
@@ -102,6 +95,94 @@ def load_network(
         global_step=checkpoint.get("global_step"),
     )
     return net.eval(), info
+
+
+def _strip_prefix(state: dict[str, Any], prefix: str = "net.") -> dict[str, Any]:
+    """The network's part of a LightningModule state dict (``net.*`` keys, prefix removed); other dicts as they are."""
+    if any(k.startswith(prefix) for k in state):
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    return dict(state)
+
+
+def _load_checked(net: torch.nn.Module, state: dict[str, Any], where: str) -> None:
+    """``load_state_dict`` that names what does not fit (missing and unexpected keys, shape mismatches)."""
+    own = net.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} (network: {tuple(own[k].shape)})" for k, v in state.items()
+             if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]  # fmt: skip
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if wrong or missing or unexpected:
+        raise ValueError(
+            f"{where}: the weights do not fit the network of its config: {len(missing)} missing {missing[:8]}, "
+            f"{len(unexpected)} unexpected {unexpected[:8]}, {len(wrong)} of another shape {wrong[:4]}"
+        )
+    net.load_state_dict(state)
+
+
+def build_from_config(config: str | os.PathLike[str] | Any) -> tuple[IIMNet, dict[str, Any]]:
+    """Instantiate a network (random weights, ``pretrained`` off) from its config.
+
+    Args:
+        config: A YAML file or a mapping: the network's ``_target_`` node, or a whole run config with
+            ``model.net`` (``.hydra/config.yaml`` of an ``iim-train`` run).
+
+    Returns:
+        The network and the run config's ``data`` node as a plain dict (empty for a bare network node).
+
+    Raises:
+        FileNotFoundError: A config file that does not exist.
+        ValueError: A config without a network node.
+    """
+    from hydra.utils import instantiate
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"network config {str(path)!r} does not exist")
+        cfg = OmegaConf.load(path)
+    else:
+        cfg = config if isinstance(config, DictConfig) else OmegaConf.create(dict(config))
+    data: dict[str, Any] = {}
+    if "model" in cfg and "net" in cfg.model:
+        if "data" in cfg:
+            data = {k: cfg.data.get(k) for k in ("mean", "std") if cfg.data.get(k) is not None}
+            data = OmegaConf.to_container(OmegaConf.create(data), resolve=True)  # type: ignore[assignment]
+        cfg = cfg.model.net
+    if "_target_" not in cfg:
+        raise ValueError(
+            "the config is neither a network node (with `_target_`) nor a run config with `model.net`; found keys "
+            f"{sorted(cfg)[:8]}"
+        )
+    node = OmegaConf.to_container(cfg, resolve=True)
+    net = instantiate(OmegaConf.create(_no_pretrained(node)))
+    if not isinstance(net, IIMNet):
+        raise ValueError(f"the config builds a {type(net).__name__}, not an iim.models.IIMNet")
+    return net, data
+
+
+def load_state_dict_file(net: torch.nn.Module, weights: str | os.PathLike[str] | Any) -> None:
+    """Load a state dict (a file or a mapping; a Lightning checkpoint's ``state_dict`` works too) into ``net``.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Not a state dict, or weights that do not fit (missing / unexpected keys and shapes named).
+    """
+    where = "weights"
+    if isinstance(weights, (str, os.PathLike)):
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
+        where = str(path)
+        try:
+            weights = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ValueError(f"{path}: cannot read it as a PyTorch file ({type(err).__name__}: {err})") from err
+    if isinstance(weights, dict) and isinstance(weights.get("state_dict"), dict):
+        weights = weights["state_dict"]
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise ValueError(f"{where}: not a state dict (a mapping of parameter names to tensors)")
+    _load_checked(net, _strip_prefix(weights), where)
 
 
 def _no_pretrained(config: Any) -> Any:

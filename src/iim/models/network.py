@@ -77,8 +77,13 @@ class IIMNet(nn.Module):
         """Parameters of the threshold encoder (empty for a fixed threshold)."""
         return list(self.threshold_encoder.parameters())
 
-    def forward(self, image: Tensor) -> IIMOutput:
-        """Predict the confidence, threshold and binary maps of a batch of images."""
+    def maps(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """The confidence and threshold maps without the binarization step (what inference and export need).
+
+        Shape:
+            - image: :math:`(B, C, H, W)`
+            - output: two :math:`(B, 1, H, W)` maps
+        """
         if image.dim() != 4:
             raise ValueError(f"IIMNet: expected an image batch (B, C, H, W), got shape {tuple(image.shape)}")
         h, w = image.shape[-2:]
@@ -91,5 +96,10 @@ class IIMNet(nn.Module):
         if pad_h or pad_w:
             confidence = confidence[..., :h, :w]
             threshold = threshold[..., :h, :w]
+        return confidence, threshold
+
+    def forward(self, image: Tensor) -> IIMOutput:
+        """Predict the confidence, threshold and binary maps of a batch of images."""
+        confidence, threshold = self.maps(image)
         binary = self.binarizer(confidence, threshold)
         return IIMOutput(confidence=confidence, threshold=threshold, binary=binary)

@@ -1,0 +1,208 @@
+"""``iim-predict``: locate heads in images, folders, glob patterns and videos with a trained checkpoint.
+
+    iim-predict photo.jpg crowd/ 'shots/*.png' clip.mp4 ckpt=logs/train/runs/<run>/checkpoints/last.ckpt
+    iim-predict frames/ ckpt=best.ckpt output_dir=results device=cuda precision=16-mixed batch_size=8
+
+The words without ``=`` are the inputs (``inputs=[...]`` works too); everything else is a Hydra override of
+``conf/predict.yaml``. Per image it writes ``<name>.json``, ``<name>.csv`` and ``<name>.overlay.png``; per video
+``<name>.json``, ``<name>.counts.csv`` and ``<name>.overlay.mp4``; for the set ``predictions.txt`` (NWPU-Crowd
+submission format), ``counts.csv`` and ``summary.json`` (see :mod:`iim.inference.outputs`). Inputs that cannot be
+read are listed and skipped; the exit status is 1 when any failed, 2 when nothing could start.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from iim.cli._common import fail, print_table, root_cause
+
+__all__ = ["main", "predict", "split_inputs"]
+
+_VALUE_FLAGS = {"-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir", "--experimental-rerun", "-c",
+                "--cfg", "-p", "--package"}  # fmt: skip
+_INFO_FLAGS = {"-i", "--info"}
+_INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def split_inputs(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate the positional inputs (words without ``=`` that are not flags) from Hydra's arguments."""
+    inputs, rest, skip = [], [], False
+    for k, arg in enumerate(argv):
+        if skip:
+            rest.append(arg)
+            skip = False
+        elif arg in _VALUE_FLAGS or (arg in _INFO_FLAGS and k + 1 < len(argv) and argv[k + 1] in _INFO_VALUES):
+            rest.append(arg)
+            skip = True
+        elif arg.startswith("-") or "=" in arg:
+            rest.append(arg)
+        else:
+            inputs.append(arg)
+    return inputs, rest
+
+
+def _quote(text: str) -> str:
+    """A Hydra override string literal (single-quoted, backslashes and quotes escaped)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _submission_id(name: str) -> int | str:
+    return int(name) if name.isdigit() else "_".join(name.split())
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    )
+
+
+def _video(predictor: Any, plan: Any, item: Any, cfg: DictConfig, bar: Any) -> int:
+    """Predict every ``stride``-th frame of a video; returns the number of frames processed."""
+    from iim.inference.video import VideoWriter, read_frames, video_info
+    from iim.viz import draw_points
+
+    info = video_info(item.path)
+    stride, limit = int(cfg.video.stride), cfg.video.max_frames
+    overlay_path = plan.overlay_video_path(item)
+    writer = VideoWriter(overlay_path.with_name("." + overlay_path.name + ".part.mp4"), info.fps / stride,
+                         (info.height, info.width)) if overlay_path else None  # fmt: skip
+    frames: list[dict[str, Any]] = []
+    task = bar.add_task(f"  {item.name}", total=(info.frames // stride or None)) if bar is not None else None
+    pending: list[tuple[int, float, np.ndarray]] = []
+
+    def flush() -> None:
+        preds = predictor.predict_many([p[2] for p in pending])
+        for (index, time_s, frame), pred in zip(pending, preds):
+            frames.append({"frame": index, "time_s": time_s, "count": pred.count, "points": pred.points.tolist(),
+                           "boxes": pred.boxes.tolist()})  # fmt: skip
+            if writer is not None:
+                writer.write(draw_points(frame, pred.points, pred.count, label=f"count: {pred.count}  frame {index}"))
+            if task is not None:
+                bar.advance(task)
+        pending.clear()
+
+    try:
+        for index, time_s, frame in read_frames(item.path, stride=stride, max_frames=limit):
+            pending.append((index, time_s, frame))
+            if len(pending) >= predictor.batch_size:
+                flush()
+        if pending:
+            flush()
+    finally:
+        if writer is not None:
+            writer.close()
+        if task is not None:
+            bar.remove_task(task)
+    if writer is not None and overlay_path is not None:
+        writer.path.replace(overlay_path)
+    plan.write_video_results(item, info.fps, frames)
+    return len(frames)
+
+
+def predict(cfg: DictConfig) -> dict[str, Any]:
+    """Run ``cfg.ckpt`` over ``cfg.inputs`` and write the outputs; returns a summary."""
+    from iim.data.records import DatasetError
+    from iim.inference import InputError, OutputPlan, Predictor, as_rgb_array, collect_inputs
+    from iim.inference.video import VideoError
+
+    inputs = [str(p) for p in cfg.inputs]
+    if not inputs:
+        raise ValueError("no inputs: iim-predict IMAGE|FOLDER|'PATTERN'|VIDEO ... ckpt=CHECKPOINT")
+    items, problems = collect_inputs(inputs, recursive=bool(cfg.recursive))
+    if not items:
+        raise ValueError("nothing to process: " + "; ".join(f"{i}: {m}" for i, m in problems))
+    overrides = OmegaConf.to_container(cfg.inference, resolve=True) if cfg.get("inference") else {}
+    predictor = Predictor.from_checkpoint(
+        cfg.ckpt, device=str(cfg.device), precision=str(cfg.precision), inference=overrides,  # type: ignore[arg-type]
+        min_area=cfg.min_area, connectivity=cfg.connectivity, batch_size=int(cfg.batch_size),
+    )  # fmt: skip
+    out = Path(str(cfg.output_dir))
+    plan = OutputPlan(out, json=cfg.outputs.json, csv=cfg.outputs.csv, overlay=cfg.outputs.overlay,
+                      maps=cfg.outputs.maps, on_existing=str(cfg.on_existing))  # fmt: skip
+    want_submission = bool(cfg.outputs.submission) and any(i.kind == "image" for i in items)
+    todo = plan.check(items, want_submission)
+    skipped = len(items) - len(todo)
+    results: list[dict[str, Any]] = [{"name": None, "source": i, "error": m} for i, m in problems]
+    submission: dict[Any, np.ndarray] = {}
+    failed = [f"{i}: {m}" for i, m in problems]
+    with _progress(bool(cfg.progress)) as bar:
+        task = bar.add_task("iim-predict", total=len(todo)) if bar is not None else None
+        for item in todo:
+            entry: dict[str, Any] = {"name": item.name, "source": str(item.path), "kind": item.kind}
+            try:
+                if item.kind == "video":
+                    entry["frames"] = _video(predictor, plan, item, cfg, bar)
+                else:
+                    image = as_rgb_array(item.path)
+                    pred = predictor.predict(image, return_maps=bool(cfg.outputs.maps))
+                    pred.source = str(item.path)
+                    plan.write_image(item, pred, image)
+                    entry["count"] = pred.count
+                    submission[_submission_id(item.name)] = pred.points
+            except (FileNotFoundError, InputError, VideoError, DatasetError, OSError) as err:
+                entry["error"] = str(err)
+                failed.append(str(err))
+            results.append(entry)
+            if task is not None:
+                bar.advance(task)
+    plan.write_set(results, submission if want_submission else None)
+    return {"output_dir": str(out), "processed": len(todo), "skipped": skipped, "failed": failed,
+            "results": results, "images": len(submission)}  # fmt: skip
+
+
+def summarize(summary: dict[str, Any]) -> None:
+    """Print the result table and the inputs that failed."""
+    rows = [("processed", str(summary["processed"])), ("output folder", summary["output_dir"])]
+    if summary["skipped"]:
+        rows.append(("skipped (outputs exist)", str(summary["skipped"])))
+    counts = [r["count"] for r in summary["results"] if r.get("count") is not None]
+    if counts:
+        rows.append(("images", f"{len(counts)}, heads {sum(counts)} (min {min(counts)}, max {max(counts)})"))
+    videos = [r for r in summary["results"] if r.get("frames") is not None]
+    if videos:
+        rows.append(("videos", f"{len(videos)}, frames {sum(r['frames'] for r in videos)}"))
+    rows.append(("failed", str(len(summary["failed"]))))
+    print_table("iim-predict", rows)
+    for message in summary["failed"]:
+        print(f"iim-predict: skipped: {message}", file=sys.stderr)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://iim.conf", config_name="predict")
+def _hydra_main(cfg: DictConfig) -> None:
+    from iim.inference.outputs import OutputError
+
+    try:
+        summary = predict(cfg)
+    except Exception as err:
+        if isinstance(root_cause(err), (OutputError, FileNotFoundError, ValueError)):
+            fail("iim-predict", err)
+        raise
+    summarize(summary)
+    if summary["failed"]:
+        raise SystemExit(1)
+
+
+def main() -> None:
+    """Entry point of ``iim-predict``: positional inputs become ``inputs=[...]``, the rest goes to Hydra."""
+    inputs, rest = split_inputs(sys.argv[1:])
+    if inputs:
+        if any(a.split("=", 1)[0].lstrip("+~") == "inputs" for a in rest):
+            fail("iim-predict", ValueError("give the inputs either as words or as inputs=[...], not both"))
+        rest.append("inputs=[" + ",".join(_quote(i) for i in inputs) + "]")
+    sys.argv = [sys.argv[0], *rest]
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""iim-predict end to end: images, a folder, a pattern and a short generated video; unreadable inputs listed and
+skipped; outputs never overwritten unless asked."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from iim.cli.predict import split_inputs
+from iim.data.synthetic import SyntheticSource
+from iim.inference import Predictor
+from iim.inference.video import VideoError, VideoWriter, read_frames, video_info
+from iim.metrics import read_pred_loc
+
+
+def _run(args, cwd):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
+    cmd = [sys.executable, "-c", "from iim.cli.predict import main; main()", *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    scenes = SyntheticSource(test=6, seed=8, height=96, width=128).read("test")
+    (root / "folder/sub").mkdir(parents=True)
+    for i, rec in enumerate(scenes[:3]):
+        target = root / ("folder/sub" if i == 2 else "folder") / f"{i:04d}.png"
+        cv2.imwrite(str(target), cv2.cvtColor(rec.image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(root / "single.jpg"), cv2.cvtColor(scenes[3].image, cv2.COLOR_RGB2BGR))
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with VideoWriter(root / "clip.mp4", fps=10, size=(96, 128)) as writer:
+        for k in range(8):
+            writer.write(scenes[4 + k % 2].image)
+    return root
+
+
+def test_split_inputs():
+    args = ["a.jpg", "ckpt=x.ckpt", "-cd", "confs", "dir/", "--cfg", "job", "--info", "config", "-m", "b c.png"]
+    inputs, rest = split_inputs(args)
+    assert inputs == ["a.jpg", "dir/", "b c.png"]
+    assert rest == ["ckpt=x.ckpt", "-cd", "confs", "--cfg", "job", "--info", "config", "-m"]
+
+
+def test_video_io_roundtrip(inputs):
+    info = video_info(inputs / "clip.mp4")
+    assert (info.height, info.width) == (96, 128) and info.frames == 8 and info.fps == pytest.approx(10)
+    frames = list(read_frames(inputs / "clip.mp4", stride=3))
+    assert [i for i, _, _ in frames] == [0, 3, 6] and frames[1][1] == pytest.approx(0.3)
+    assert frames[0][2].shape == (96, 128, 3)
+    (inputs / "garbage.mp4").write_bytes(bytes(range(256)) * 8)
+    for bad in ("broken.jpg", "garbage.mp4"):
+        with pytest.raises(VideoError, match=re.escape(bad)):
+            video_info(inputs / bad)
+        with pytest.raises(VideoError, match=re.escape(bad)):
+            list(read_frames(inputs / bad))
+    (inputs / "garbage.mp4").unlink()
+
+
+def test_predict_images_folder_and_video(inputs, trained_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    args = [str(inputs / "folder"), str(inputs / "single.jpg"), str(inputs / "broken.jpg"), str(inputs / "clip.mp4"),
+            str(inputs / "no_such.png"), f"ckpt={trained_checkpoint}", f"output_dir={out}", "progress=false",
+            f"hydra.run.dir={tmp_path / 'hydra'}", "batch_size=3"]  # fmt: skip
+    run = _run(args, tmp_path)
+    assert run.returncode == 1, run.stderr  # some inputs failed, the rest was done
+    assert "broken.jpg" in run.stderr and "no_such.png" in run.stderr
+    predictor = Predictor.from_checkpoint(trained_checkpoint, device="cpu")
+    names = ["0000", "0001", "sub/0002", "single"]
+    for name in names:
+        data = json.loads((out / f"{name}.json").read_text())
+        source = next(p for p in inputs.rglob("*") if p.stem == name.split("/")[-1] and p.suffix in (".png", ".jpg"))
+        expected = predictor.predict(source)
+        assert data["count"] == expected.count and np.allclose(data["points"], expected.points)
+        rows = list(csv.DictReader((out / f"{name}.csv").open()))
+        assert len(rows) == expected.count and set(rows[0]) == {"x", "y", "x1", "y1", "x2", "y2", "area"}
+        overlay = cv2.imread(str(out / f"{name}.overlay.png"))
+        assert overlay.shape == (96, 128, 3)
+    submission = read_pred_loc(out / "predictions.txt")
+    assert set(submission) == {0, 1, "sub/0002", "single"}
+    assert len(submission[1]) == json.loads((out / "0001.json").read_text())["count"]
+    # the video: per-frame counts, points, an overlay video with every frame
+    video = json.loads((out / "clip.json").read_text())
+    assert [f["frame"] for f in video["frames"]] == list(range(8))
+    counts = list(csv.DictReader((out / "clip.counts.csv").open()))
+    assert [int(r["count"]) for r in counts] == [f["count"] for f in video["frames"]]
+    decoded = [frame for _, _, frame in read_frames(inputs / "clip.mp4")]
+    assert [f["count"] for f in video["frames"]] == [p.count for p in predictor.predict(decoded)]
+    assert video_info(out / "clip.overlay.mp4").frames == 8
+    summary = json.loads((out / "summary.json").read_text())["inputs"]
+    assert sum("error" in r for r in summary) == 2 and len(summary) == 7
+    # a second run into the same folder overwrites nothing
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = _run(args, tmp_path)
+    assert again.returncode == 2 and "already exist" in again.stderr and "on_existing" in again.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    skip = _run([*args, "on_existing=skip"], tmp_path)
+    assert skip.returncode == 1 and "skipped (outputs exist)" in skip.stdout
+
+
+def test_predict_needs_inputs(trained_checkpoint, tmp_path):
+    run = _run([f"ckpt={trained_checkpoint}", f"hydra.run.dir={tmp_path}"], tmp_path)
+    assert run.returncode == 2 and "no inputs" in run.stderr
+    run = _run([str(tmp_path / "nothing.jpg"), f"ckpt={trained_checkpoint}", f"hydra.run.dir={tmp_path}"], tmp_path)
+    assert run.returncode == 2 and "nothing to process" in run.stderr and "nothing.jpg" in run.stderr
