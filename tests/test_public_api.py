@@ -11,7 +11,18 @@ HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "albumentations
 
 
 @pytest.mark.parametrize(
-    "module", ["iim", "iim.modules", "iim.models", "iim.losses", "iim.ops", "iim.targets", "iim.metrics", "iim.viz"]
+    "module",
+    [
+        "iim",
+        "iim.modules",
+        "iim.models",
+        "iim.losses",
+        "iim.ops",
+        "iim.targets",
+        "iim.metrics",
+        "iim.viz",
+        "iim.inference",
+    ],
 )
 def test_light_import_in_a_fresh_interpreter(module):
     code = (
@@ -32,6 +43,7 @@ def test_documented_import():
 
 def test_every_public_name_exists():
     import iim.data
+    import iim.inference
     import iim.losses
     import iim.metrics
     import iim.models
@@ -39,6 +51,26 @@ def test_every_public_name_exists():
     import iim.ops
     import iim.targets
 
-    for pkg in (iim.modules, iim.models, iim.losses, iim.ops, iim.targets, iim.metrics, iim.data):
+    for pkg in (iim.modules, iim.models, iim.losses, iim.ops, iim.targets, iim.metrics, iim.data, iim.inference, iim):
         for name in pkg.__all__:
             assert hasattr(pkg, name), f"{pkg.__name__}.{name}"
+
+
+def test_iim_predictor_is_lazy():
+    code = "import sys, iim\nassert 'iim.inference' not in sys.modules\nprint(iim.Predictor.__module__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "iim.inference.predictor"
+
+
+def test_reading_an_image_for_inference_stays_light(tmp_path):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 5, 3), np.uint8))
+    code = (
+        "import sys\nfrom iim.inference import as_rgb_array\n"
+        f"assert as_rgb_array({str(tmp_path / 'a.png')!r}).shape == (4, 5, 3)\n"
+        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
