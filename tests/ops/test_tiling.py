@@ -97,6 +97,18 @@ def test_small_images_run_in_one_pass():
     assert net.shapes[1:] == [(2, 3, 512, 1024)]  # padded to 768: rows 0-512 and 256-768
 
 
+def test_pad_whole_runs_padded_images_in_one_pass():
+    net = _Recorder()
+    image = torch.rand(1, 3, 1080, 1920)
+    whole = tiled_inference(net, image, pad_whole=True)
+    assert net.shapes == [(1, 3, 1088, 1920)] and whole.confidence.shape == (1, 1, 1080, 1920)
+    padded = torch.nn.functional.pad(image, (0, 0, 0, 8))
+    assert torch.equal(whole.confidence, net(padded).confidence[..., :1080, :])
+    net.shapes.clear()
+    tiled_inference(net, torch.rand(1, 3, 1500, 1500), pad_whole=True)  # 1504 x 1504 > 2 x 512 x 2 x 1024: tiles
+    assert all(s[-2:] == (512, 1024) for s in net.shapes)
+
+
 @pytest.mark.parametrize("size", [(1, 1), (7, 13), (600, 1100)])
 def test_real_network_at_any_size(size):
     net = build_network("test_resnet_fpn", "pbm").eval()

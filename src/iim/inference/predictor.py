@@ -99,6 +99,9 @@ class Predictor:
         precision: ``"32"``, or on a GPU ``"16-mixed"`` / ``"bf16-mixed"`` (autocast; the stitched maps stay
             float32). ``"bf16-mixed"`` also runs on the CPU.
         inference: Keyword arguments of :func:`~iim.ops.tiled_inference` (``tile_size``, ``overlap``, ...).
+            ``pad_whole`` is on unless given: an image that fits in one pass after padding to a multiple of 16
+            (up to 2 x 512 x 2 x 1024 pixels, e.g. 1920 x 1080) runs whole, without tile seams; ``pad_whole=False``
+            tiles it as the original (and ``iim-eval``) do.
         min_area: Smallest component counted as a head (3, as the original).
         connectivity: 4 (the original) or 8.
         batch_size: How many images of the same size go through the network together (``predict`` on a list).
@@ -133,7 +136,7 @@ class Predictor:
         self.mean = tuple(float(v) for v in mean)
         self.std = tuple(float(v) for v in std)
         self.precision = precision
-        self.inference = dict(inference or {})
+        self.inference = {"pad_whole": True, **dict(inference or {})}
         self.min_area = int(min_area)
         self.connectivity = int(connectivity)
         self.batch_size = int(batch_size)
