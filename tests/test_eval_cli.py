@@ -11,7 +11,7 @@ import torch
 
 from helpers.configs import compose_train
 from iim.cli.eval import evaluate
-from iim.metrics import read_pred_loc
+from iim.metrics import evaluate_files, read_pred_loc
 from iim.models import load_network
 
 
@@ -48,6 +48,9 @@ def test_eval_writes_the_result_files(tmp_path, checkpoint):
     assert len(rows) == 2 and {"tp_l", "fp_l", "fn_l", "gt_count", "pred_count"} <= set(rows[0])
     preds = read_pred_loc(tmp_path / "predictions.txt")
     assert sum(len(p) for p in preds.values()) == sum(int(r["pred_count"]) for r in rows)
+    assert {"f1_r4", "f1_r8", "precision_r4", "recall_r8"} <= set(metrics["metrics_fixed"])
+    offline = evaluate_files(tmp_path / "predictions.txt", tmp_path / "gt_loc.txt")  # the written files reproduce it
+    assert offline.metrics["f1"] == pytest.approx(metrics["metrics"]["f1"], abs=0.02)
     assert result["metrics"]["mae"] == pytest.approx(
         sum(abs(int(r["gt_count"]) - int(r["pred_count"])) for r in rows) / len(rows)
     )

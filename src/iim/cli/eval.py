@@ -6,7 +6,10 @@ NWPU-format prediction (submission) file.
     iim-eval ckpt_path=best.ckpt data=nwpu data.root=/data/NWPU-Crowd split=test      # unannotated: submission only
 
 Everything is written to the run's own folder (``logs/eval/runs/<date>/``): ``metrics.json``, ``per_image.csv``,
-``predictions.txt`` (``id n x1 y1 ...``, integer pixels as the NWPU benchmark expects).
+``predictions.txt`` (``id n x1 y1 ...``, integer pixels as the NWPU benchmark expects) and, on annotated splits,
+``gt_loc.txt`` (the split's ground truth in the NWPU format, so that ``iim-evaluate predictions.txt gt_loc.txt``
+reproduces the numbers). Besides the NWPU protocol (per-head sigma_s / sigma_l), the fixed-radius protocol of
+P2PNet and others is reported for ``fixed_radii`` (4 and 8 px by default).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
-    from iim.metrics import GTLocRecord, evaluate_predictions, write_pred_loc
+    from iim.metrics import GTLocRecord, evaluate_predictions, write_gt_loc, write_pred_loc
     from iim.models import load_network
     from iim.tasks import LocatorTask
 
@@ -71,8 +74,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             )
             for r in annotated
         }
-        evaluation = evaluate_predictions({k: v for k, v in preds.items() if k in gt}, gt)
+        scored = {k: v for k, v in preds.items() if k in gt}
+        evaluation = evaluate_predictions(scored, gt)
         result["metrics"] = evaluation.metrics
+        radii = [float(r) for r in (cfg.get("fixed_radii") or [])]
+        if radii:  # the fixed-radius protocol of P2PNet and others, from the same predictions
+            result["metrics_fixed"] = evaluate_predictions(scored, gt, protocol="fixed", radii=radii).metrics
+        write_gt_loc(out / "gt_loc.txt", gt)
+        result["ground_truth"] = str(out / "gt_loc.txt")
         with (out / "per_image.csv").open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(evaluation.per_image[0]))
             writer.writeheader()
@@ -96,8 +105,14 @@ def summarize(result: dict[str, Any]) -> None:
         ("predictions (NWPU format)", result["predictions"]),
         ("metrics JSON", f"{result['output_dir']}/metrics.json"),
     ]
+    for key, value in result.get("metrics_fixed", {}).items():
+        if key.startswith("f1_r") and np.isfinite(float(value)):
+            radius = key.removeprefix("f1_r")
+            p, r = result["metrics_fixed"][f"precision_r{radius}"], result["metrics_fixed"][f"recall_r{radius}"]
+            rows.append((f"F1 / P / R (fixed {radius} px)", f"{float(value):.4f} / {float(p):.4f} / {float(r):.4f}"))
     if "per_image" in result:
         rows.append(("per-image CSV", result["per_image"]))
+        rows.append(("ground truth (NWPU format)", result["ground_truth"]))
     print_table("iim-eval", rows)
 
 
