@@ -33,12 +33,12 @@ test-all: install ## Run every test, slow ones included
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 lint: install ## ruff lint and format check
-	$(BIN)/ruff check src tests benchmarks conf setup.py
-	$(BIN)/ruff format --check src tests benchmarks setup.py
+	$(BIN)/ruff check src tests benchmarks scripts conf setup.py
+	$(BIN)/ruff format --check src tests benchmarks scripts setup.py
 
 format: install ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests benchmarks setup.py
-	$(BIN)/ruff format src tests benchmarks setup.py
+	$(BIN)/ruff check --fix src tests benchmarks scripts setup.py
+	$(BIN)/ruff format src tests benchmarks scripts setup.py
 
 bench: install ## Run every benchmark (prints each figure beside its baseline)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
