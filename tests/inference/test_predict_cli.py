@@ -74,10 +74,10 @@ def test_predict_in_process(inputs, trained_checkpoint, tmp_path):
     summary = predict(cfg)
     assert summary["processed"] == 5 and len(summary["failed"]) == 1 and "broken.jpg" in summary["failed"][0]
     assert (tmp_path / "sub/0002.maps.png").is_file() and (tmp_path / "0000.overlay.png").is_file()
-    video = json.loads((tmp_path / "clip.json").read_text())
-    assert [f["frame"] for f in video["frames"]] == [0, 2, 4, 6] and video_info(
-        tmp_path / "clip.overlay.mp4"
-    ).frames == 4
+    frames = [json.loads(line) for line in (tmp_path / "clip.frames.jsonl").read_text().splitlines()]
+    assert [f["frame"] for f in frames] == [0, 2, 4, 6] and video_info(tmp_path / "clip.overlay.mp4").frames == 4
+    assert json.loads((tmp_path / "clip.json").read_text())["frames"] == 4
+    assert not list(tmp_path.glob(".*.part*"))  # no partial files left
     assert set(read_pred_loc(tmp_path / "predictions.txt")) == {0, 1, "sub/0002"}
     with pytest.raises(ValueError, match="no inputs"):
         predict(compose_train([f"ckpt={trained_checkpoint}"], tmp_path / "x", "predict"))
@@ -111,12 +111,14 @@ def test_predict_images_folder_and_video(inputs, trained_checkpoint, tmp_path):
     assert set(submission) == {0, 1, "sub/0002", "single"}
     assert len(submission[1]) == json.loads((out / "0001.json").read_text())["count"]
     # the video: per-frame counts, points, an overlay video with every frame
-    video = json.loads((out / "clip.json").read_text())
-    assert [f["frame"] for f in video["frames"]] == list(range(8))
+    frames = [json.loads(line) for line in (out / "clip.frames.jsonl").read_text().splitlines()]
+    assert [f["frame"] for f in frames] == list(range(8))
     counts = list(csv.DictReader((out / "clip.counts.csv").open()))
-    assert [int(r["count"]) for r in counts] == [f["count"] for f in video["frames"]]
+    assert [int(r["count"]) for r in counts] == [f["count"] for f in frames]
     decoded = [frame for _, _, frame in read_frames(inputs / "clip.mp4")]
-    assert [f["count"] for f in video["frames"]] == [p.count for p in predictor.predict(decoded)]
+    assert [f["count"] for f in frames] == [p.count for p in predictor.predict(decoded)]
+    summary_video = json.loads((out / "clip.json").read_text())
+    assert summary_video["frames"] == 8 and summary_video["count_max"] == max(f["count"] for f in frames)
     assert video_info(out / "clip.overlay.mp4").frames == 8
     summary = json.loads((out / "summary.json").read_text())["inputs"]
     assert sum("error" in r for r in summary) == 2 and len(summary) == 7

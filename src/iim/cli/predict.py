@@ -5,9 +5,10 @@
 
 The words without ``=`` are the inputs (``inputs=[...]`` works too); everything else is a Hydra override of
 ``conf/predict.yaml``. Per image it writes ``<name>.json``, ``<name>.csv`` and ``<name>.overlay.png``; per video
-``<name>.json``, ``<name>.counts.csv`` and ``<name>.overlay.mp4``; for the set ``predictions.txt`` (NWPU-Crowd
-submission format), ``counts.csv`` and ``summary.json`` (see :mod:`iim.inference.outputs`). Inputs that cannot be
-read are listed and skipped; the exit status is 1 when any failed, 2 when nothing could start.
+``<name>.frames.jsonl``, ``<name>.counts.csv``, ``<name>.overlay.mp4`` and ``<name>.json``; for the set
+``predictions.txt`` (NWPU-Crowd submission format), ``counts.csv`` and ``summary.json`` (see
+:mod:`iim.inference.outputs`). Inputs that cannot be read are listed and skipped; the exit status is 1 when any
+failed, 2 when nothing could start.
 """
 
 from __future__ import annotations
@@ -68,30 +69,23 @@ def _progress(enabled: bool) -> Any:
 
 
 def _video(predictor: Any, plan: Any, item: Any, cfg: DictConfig, bar: Any) -> int:
-    """Predict every ``stride``-th frame of a video; returns the number of frames processed."""
-    from iim.inference.video import VideoWriter, read_frames, video_info
-    from iim.viz import draw_points
+    """Predict every ``stride``-th frame of a video, writing as it goes; returns the number of frames processed."""
+    from iim.inference.video import read_frames, video_info
 
     info = video_info(item.path)
     stride, limit = int(cfg.video.stride), cfg.video.max_frames
-    overlay_path = plan.overlay_video_path(item)
-    writer = VideoWriter(overlay_path.with_name("." + overlay_path.name + ".part.mp4"), info.fps / stride,
-                         (info.height, info.width)) if overlay_path else None  # fmt: skip
-    frames: list[dict[str, Any]] = []
+    results = plan.video_results(item, info.fps, overlay_fps=info.fps / stride)
     task = bar.add_task(f"  {item.name}", total=(info.frames // stride or None)) if bar is not None else None
     pending: list[tuple[int, float, np.ndarray]] = []
 
     def flush() -> None:
-        preds = predictor.predict_many([p[2] for p in pending])
-        for (index, time_s, frame), pred in zip(pending, preds):
-            frames.append({"frame": index, "time_s": time_s, "count": pred.count, "points": pred.points.tolist(),
-                           "boxes": pred.boxes.tolist()})  # fmt: skip
-            if writer is not None:
-                writer.write(draw_points(frame, pred.points, pred.count, label=f"count: {pred.count}  frame {index}"))
+        for (index, time_s, frame), pred in zip(pending, predictor.predict_many([p[2] for p in pending])):
+            results.add(index, time_s, frame, pred)
             if task is not None:
                 bar.advance(task)
         pending.clear()
 
+    complete = False
     try:
         for index, time_s, frame in read_frames(item.path, stride=stride, max_frames=limit):
             pending.append((index, time_s, frame))
@@ -99,15 +93,12 @@ def _video(predictor: Any, plan: Any, item: Any, cfg: DictConfig, bar: Any) -> i
                 flush()
         if pending:
             flush()
+        complete = True
     finally:
-        if writer is not None:
-            writer.close()
+        results.close(complete)
         if task is not None:
             bar.remove_task(task)
-    if writer is not None and overlay_path is not None:
-        writer.path.replace(overlay_path)
-    plan.write_video_results(item, info.fps, frames)
-    return len(frames)
+    return len(results.counts)
 
 
 def predict(cfg: DictConfig) -> dict[str, Any]:

@@ -7,8 +7,9 @@ Per image ``<name>`` (its path relative to the folder it came from, without the 
 - ``<name>.overlay.png``: the image with the heads and the count drawn; ``<name>.maps.png`` (optional): the
   confidence and threshold maps (the paper's Fig. 7).
 
-Per video: ``<name>.json`` (fps and, per processed frame, its index, time, count, points and boxes),
-``<name>.counts.csv`` (``frame,time_s,count``) and ``<name>.overlay.mp4``.
+Per video, written frame by frame (memory does not grow with the video's length): ``<name>.frames.jsonl`` (one line
+per processed frame: index, time, count, points, boxes), ``<name>.counts.csv`` (``frame,time_s,count``),
+``<name>.overlay.mp4``, and at the end ``<name>.json`` (source, fps, frames processed, count statistics).
 
 For the whole set: ``predictions.txt`` (the NWPU-Crowd submission format, ``id n x1 y1 ...`` with integer pixels,
 one line per image), ``counts.csv`` (``name,count``) and ``summary.json`` (every input, its count or its error).
@@ -29,7 +30,7 @@ import numpy as np
 from iim.inference.predictor import Prediction
 from iim.inference.sources import InputItem
 
-__all__ = ["ON_EXISTING", "OutputError", "OutputPlan"]
+__all__ = ["ON_EXISTING", "OutputError", "OutputPlan", "VideoResults"]
 
 ON_EXISTING = ("error", "skip", "overwrite")
 
@@ -104,6 +105,8 @@ class OutputPlan:
         if self.json:
             out.append(base.with_name(base.name + ".json"))
         if item.kind == "video":
+            if self.json:
+                out.append(base.with_name(base.name + ".frames.jsonl"))
             if self.csv:
                 out.append(base.with_name(base.name + ".counts.csv"))
             if self.overlay:
@@ -167,23 +170,9 @@ class OutputPlan:
             panel = maps_panel(pred.confidence, pred.threshold, binary=pred.confidence >= pred.threshold, image=image)
             _write_png(base.with_name(base.name + ".maps.png"), panel)
 
-    def write_video_results(self, item: InputItem, fps: float, frames: list[dict[str, Any]]) -> None:
-        """A video's JSON (per-frame points) and count CSV (the overlay is written while decoding)."""
-        base = self.root / item.name
-        if self.json:
-            payload = {"name": item.name, "source": str(item.path), "fps": fps, "frames": frames}
-            _write_text(base.with_name(base.name + ".json"), json.dumps(payload))
-        if self.csv:
-            rows = ([f["frame"], round(f["time_s"], 4), f["count"]] for f in frames)
-            _write_text(base.with_name(base.name + ".counts.csv"), _csv_text(["frame", "time_s", "count"], rows))
-
-    def overlay_video_path(self, item: InputItem) -> Path | None:
-        """Where a video's overlay goes (``None`` when overlays are off); its folder is created."""
-        if not self.overlay:
-            return None
-        base = self.root / item.name
-        base.parent.mkdir(parents=True, exist_ok=True)
-        return base.with_name(base.name + ".overlay.mp4")
+    def video_results(self, item: InputItem, fps: float, overlay_fps: float | None = None) -> VideoResults:
+        """An incremental writer of one video's per-frame results and overlay (at ``overlay_fps``, default ``fps``)."""
+        return VideoResults(self, item, fps, overlay_fps)
 
     def write_set(self, results: list[dict[str, Any]], submission: dict[Any, np.ndarray] | None) -> None:
         """``counts.csv``, ``summary.json`` and (for images) the NWPU-format ``predictions.txt``."""
@@ -196,3 +185,78 @@ class OutputPlan:
             tmp = self.root / ".predictions.txt.part"
             write_pred_loc(tmp, submission)
             os.replace(tmp, self.root / "predictions.txt")
+
+
+class VideoResults:
+    """One video's outputs, written frame by frame into ``.part`` files that are renamed when :meth:`close` runs.
+
+    Args:
+        plan: The output plan (which files, where).
+        item: The video.
+        fps: Its frame rate.
+        overlay_fps: The overlay's frame rate (``fps / stride`` when only every ``stride``-th frame is processed).
+    """
+
+    def __init__(self, plan: OutputPlan, item: InputItem, fps: float, overlay_fps: float | None = None) -> None:
+        self.plan, self.item, self.fps = plan, item, float(fps)
+        self.overlay_fps = float(overlay_fps or fps)
+        base = plan.root / item.name
+        base.parent.mkdir(parents=True, exist_ok=True)
+        self._final: list[tuple[Path, Path]] = []
+        self._jsonl = self._open(base.with_name(base.name + ".frames.jsonl")) if plan.json else None
+        self._csv = self._open(base.with_name(base.name + ".counts.csv")) if plan.csv else None
+        if self._csv is not None:
+            self._csv.write("frame,time_s,count\n")
+        self._writer: Any = None
+        self.counts: list[int] = []
+
+    def _open(self, path: Path) -> Any:
+        tmp = path.with_name(f".{path.name}.part")
+        self._final.append((tmp, path))
+        return tmp.open("w", encoding="utf-8")
+
+    def add(self, index: int, time_s: float, frame: np.ndarray, pred: Prediction) -> None:
+        """One processed frame (``frame``: its RGB pixels, for the overlay)."""
+        self.counts.append(pred.count)
+        if self._jsonl is not None:
+            record = {"frame": index, "time_s": round(time_s, 4), "count": pred.count,
+                      "points": _round(pred.points), "boxes": _round(pred.boxes)}  # fmt: skip
+            self._jsonl.write(json.dumps(record) + "\n")
+        if self._csv is not None:
+            self._csv.write(f"{index},{round(time_s, 4)},{pred.count}\n")
+        if self.plan.overlay:
+            from iim.inference.video import VideoWriter
+            from iim.viz import draw_points
+
+            if self._writer is None:
+                path = self.plan.root / f"{self.item.name}.overlay.mp4"
+                tmp = path.with_name(f".{path.name}.part.mp4")
+                self._final.append((tmp, path))
+                self._writer = VideoWriter(tmp, self.overlay_fps, frame.shape[:2])
+            label = f"count: {pred.count}  frame {index}"
+            self._writer.write(draw_points(frame, pred.points, pred.count, label=label))
+
+    def close(self, complete: bool = True) -> None:
+        """Finish the files; with ``complete`` (no error) move them into place and write ``<name>.json``."""
+        for handle in (self._jsonl, self._csv, self._writer):
+            if handle is not None:
+                handle.close()
+        if not complete:
+            for tmp, _ in self._final:
+                tmp.unlink(missing_ok=True)
+            return
+        for tmp, path in self._final:
+            os.replace(tmp, path)
+        if self.plan.json:
+            counts = np.asarray(self.counts, dtype=np.float64)
+            summary = {
+                "name": self.item.name,
+                "source": str(self.item.path),
+                "fps": self.fps,
+                "frames": len(self.counts),
+                "count_mean": float(counts.mean()) if counts.size else None,
+                "count_min": int(counts.min()) if counts.size else None,
+                "count_max": int(counts.max()) if counts.size else None,
+            }
+            base = self.plan.root / self.item.name
+            _write_text(base.with_name(base.name + ".json"), json.dumps(summary, indent=2))
