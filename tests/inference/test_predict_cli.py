@@ -78,7 +78,13 @@ def test_predict_in_process(inputs, trained_checkpoint, tmp_path):
     assert [f["frame"] for f in frames] == [0, 2, 4, 6] and video_info(tmp_path / "clip.overlay.mp4").frames == 4
     assert json.loads((tmp_path / "clip.json").read_text())["frames"] == 4
     assert not list(tmp_path.glob(".*.part*"))  # no partial files left
-    assert set(read_pred_loc(tmp_path / "predictions.txt")) == {0, 1, "sub/0002"}
+    first = read_pred_loc(tmp_path / "predictions.txt")
+    assert set(first) == {0, 1, "sub/0002"}
+    # resuming with on_existing=skip redoes nothing, and the set files still list every input
+    again = predict(compose_train([*overrides, "on_existing=skip"], tmp_path, "predict"))
+    assert again["processed"] == 1 and again["skipped"] == 4  # only broken.jpg is tried again
+    resumed = read_pred_loc(tmp_path / "predictions.txt")
+    assert set(resumed) == set(first) and all(np.array_equal(first[k], resumed[k]) for k in first)
     with pytest.raises(ValueError, match="no inputs"):
         predict(compose_train([f"ckpt={trained_checkpoint}"], tmp_path / "x", "predict"))
     with pytest.raises(ValueError, match=r"nothing to process.*nothing\.jpg"):

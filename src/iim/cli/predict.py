@@ -123,14 +123,20 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
                       maps=cfg.outputs.maps, on_existing=str(cfg.on_existing))  # fmt: skip
     want_submission = bool(cfg.outputs.submission) and any(i.kind == "image" for i in items)
     todo = plan.check(items, want_submission)
-    skipped = len(items) - len(todo)
+    pending = {id(item) for item in todo}
     results: list[dict[str, Any]] = [{"name": None, "source": i, "error": m} for i, m in problems]
     submission: dict[Any, np.ndarray] = {}
     failed = [f"{i}: {m}" for i, m in problems]
     with _progress(bool(cfg.progress)) as bar:
         task = bar.add_task("iim-predict", total=len(todo)) if bar is not None else None
-        for item in todo:
+        for item in items:
             entry: dict[str, Any] = {"name": item.name, "source": str(item.path), "kind": item.kind}
+            if id(item) not in pending:  # on_existing=skip: its files are there; the set files still list it
+                entry.update(plan.previous(item), skipped=True)
+                if item.kind == "image" and "points" in entry:
+                    submission[_submission_id(item.name)] = np.asarray(entry.pop("points"), dtype=np.float64)
+                results.append(entry)
+                continue
             try:
                 if item.kind == "video":
                     entry["frames"] = _video(predictor, plan, item, cfg, bar)
@@ -148,7 +154,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             if task is not None:
                 bar.advance(task)
     plan.write_set(results, submission if want_submission else None)
-    return {"output_dir": str(out), "processed": len(todo), "skipped": skipped, "failed": failed,
+    return {"output_dir": str(out), "processed": len(todo), "skipped": len(items) - len(todo), "failed": failed,
             "results": results, "images": len(submission)}  # fmt: skip
 
 

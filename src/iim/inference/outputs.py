@@ -151,6 +151,17 @@ class OutputPlan:
                 )
         return todo
 
+    def previous(self, item: InputItem) -> dict[str, Any]:
+        """What an earlier run wrote for ``item`` (for the set files when it is skipped): ``count`` and ``points`` of
+        an image, ``frames`` of a video, from its ``<name>.json``; empty if there is none."""
+        path = self.root / f"{item.name}.json"
+        if not self.json or not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if item.kind == "video":
+            return {"frames": data.get("frames")}
+        return {"count": data.get("count"), "points": data.get("points", [])}
+
     # ------------------------------------------------------------------------------------------------ writing
     def write_image(self, item: InputItem, pred: Prediction, image: np.ndarray | None) -> None:
         """The per-image files (``image``: the RGB pixels, for the overlay)."""

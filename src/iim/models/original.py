@@ -81,11 +81,18 @@ def _read(path: str | os.PathLike[str]) -> Any:
 
 
 def is_original_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` holds a state dict of the original code's ``Crowd_locator`` (False for anything else)."""
+    """Whether ``path`` holds a state dict of the original code's ``Crowd_locator`` (False for anything else).
+
+    The file is memory-mapped, so asking costs little even for a large checkpoint of another kind.
+    """
     try:
-        return _state_of(_read(path)) is not None
-    except (FileNotFoundError, ValueError):
-        return False
+        obj = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a zip-format torch file (mmap needs one), or not a torch file at all
+        try:
+            obj = _read(path)
+        except (FileNotFoundError, ValueError):
+            return False
+    return _state_of(obj) is not None
 
 
 def _architecture(state: Mapping[str, Any]) -> str:
