@@ -31,8 +31,9 @@ def main(out: Path) -> None:
             continue
         result = json.loads(metrics_file.read_text())
         m, fixed = result["metrics"], result.get("metrics_fixed", {})
-        wall_file = out / row / "train" / "wall_seconds.txt"
-        wall = f"{int(wall_file.read_text()) / 60:.0f} min" if wall_file.is_file() else "?"
+        wall_file, paused_file = out / row / "train" / "wall_seconds.txt", out / row / "train" / "paused_seconds.txt"
+        paused = int(paused_file.read_text()) if paused_file.is_file() else 0  # time the run was stopped (SIGSTOP)
+        wall = f"{(int(wall_file.read_text()) - paused) / 60:.0f} min" if wall_file.is_file() else "?"
         lines.append(
             f"| {threshold} | {l1} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {m['mae']:.1f} | "
             f"{m['nae']:.3f} | {fixed.get('f1_r4', float('nan')):.3f} | {fixed.get('f1_r8', float('nan')):.3f} | "
