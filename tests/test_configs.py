@@ -4,6 +4,7 @@ fake copy of its dataset; the demo defaults; the sweeps; errors for unknown expe
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -16,11 +17,14 @@ from helpers.configs import FAST, compose_train
 from helpers.fake_datasets import write_fdst, write_jhu, write_nwpu, write_qnrf, write_shanghaitech
 from iim.cli.train import train
 
-EXPERIMENTS = sorted(
+ALL_EXPERIMENTS = sorted(
     p.name.removesuffix(".yaml")
     for p in resources.files("iim.conf").joinpath("experiment").iterdir()
     if p.name.endswith(".yaml") and p.name != "smoke.yaml"
 )
+# the original code's runs, <dataset>_<backbone>_<threshold>; the others are iim's recipes (e.g. for a CPU)
+EXPERIMENTS = [n for n in ALL_EXPERIMENTS if re.fullmatch(r"(nwpu|shha|shhb|qnrf|jhu|fdst)_(hrnet|vgg)_(pbm|ibm)", n)]
+RECIPES = [n for n in ALL_EXPERIMENTS if n not in EXPERIMENTS]
 WRITERS = {
     "nwpu": write_nwpu,
     "shha": write_shanghaitech,
@@ -64,6 +68,18 @@ def test_experiment_has_the_originals_settings(tmp_path, name):
     assert cfg.model.schedulers.confidence._target_ == "iim.tasks.PolyLR"
 
 
+def test_cpu_recipe_for_shanghaitech_b(tmp_path):
+    assert RECIPES == ["shhb_lite0_cpu"]
+    cfg = compose_train(["+experiment=shhb_lite0_cpu"], tmp_path)
+    assert cfg.model.net.predictor.backbone.name == "efficientnet_lite0" and cfg.trainer.accelerator == "cpu"
+    assert cfg.model.net.threshold_encoder._target_.endswith("PixelThresholdEncoder")
+    assert list(cfg.model.net.threshold_encoder.hidden_channels) == [256, 128, 64]  # the original's PBM
+    assert list(cfg.data.train_transform.crop_size) == [384, 512] and cfg.data.batch_size == 4
+    assert (cfg.model.optimizers.confidence.lr, cfg.model.optimizers.threshold.lr) == (2e-4, 3e-5)
+    assert cfg.trainer.max_epochs == 8 and list(cfg.data.mean) == [0.5, 0.5, 0.5]
+    assert cfg.data.source._target_.endswith("ShanghaiTechReader") and cfg.data.source.val_fraction == 0.1
+
+
 def _run_experiment(tmp_path: Path, name: str) -> dict:
     dataset = name.split("_")[0]
     root = tmp_path / "data"
@@ -89,7 +105,7 @@ def test_one_experiment_runs_on_a_fake_dataset(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("name", EXPERIMENTS + RECIPES)
 def test_every_experiment_runs_on_a_fake_dataset(tmp_path, name):
     result = _run_experiment(tmp_path, name)
     assert "train/loss" in result["metrics"] and "val/f1" in result["metrics"]
