@@ -117,7 +117,9 @@ def test_ddp_validation_metrics_equal_single_process(ddp_run: dict[str, Any]) ->
     assert set(single) >= HEADLINE, sorted(HEADLINE - set(single))
     assert set(distributed) == set(single)
     assert single["val/num_images"] == 4.0 and distributed["val/num_images"] == 4.0  # 2 a process, summed
-    assert 0.0 < single["val/f1"] < 1.0 and single["val/precision"] < 1.0  # true and false positives: non-trivial
+    # non-trivial counts: some heads found, some errors (missed or false). Whether any false positive remains after
+    # this short run depends on the floating-point path (it changed with channels-last batches), so not asserted.
+    assert 0.0 < single["val/f1"] < 1.0 and single["val/recall"] < 1.0
     mismatched = {}
     for key, value in single.items():
         tol = 1e-5 if key in LOOSE else 1e-9
