@@ -28,6 +28,17 @@ from iim.ops import normalize_image
 SHAPES = {"demo (8 x 224 x 224)": (8, 224, 224), "shhb_lite0_cpu (4 x 384 x 512)": (4, 384, 512)}
 
 
+def _step(net: torch.nn.Module, loss_fn: IIMLoss, opt: torch.optim.Optimizer, image: torch.Tensor, target) -> float:
+    """One training step on a uint8 batch; returns its wall time."""
+    t0 = time.perf_counter()
+    out = net(normalize_image(image, (0.5,) * 3, (0.5,) * 3))
+    loss = loss_fn(out, target)["loss"]
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6, help="timed steps per layout (after one warm-up step each)")
@@ -49,21 +60,12 @@ def main() -> None:
         }
         target = (torch.rand(b, 1, h, w) > 0.9).float()
 
-        def step(image: torch.Tensor) -> float:
-            t0 = time.perf_counter()
-            out = net(normalize_image(image, (0.5,) * 3, (0.5,) * 3))
-            loss = loss_fn(out, target)["loss"]
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return time.perf_counter() - t0
-
         times: dict[str, list[float]] = {k: [] for k in batches}
         for k in batches:
-            step(batches[k])  # warm-up
+            _step(net, loss_fn, opt, batches[k], target)  # warm-up
         for i in range(args.steps):
             for k in batches if i % 2 == 0 else reversed(list(batches)):
-                times[k].append(step(batches[k]))
+                times[k].append(_step(net, loss_fn, opt, batches[k], target))
         c, cl = statistics.median(times["contiguous"]), statistics.median(times["channels_last"])
         print(f"{name:<34}{c:>14.3f}{cl:>17.3f}{c / cl:>9.2f}x")
 
