@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from helpers.configs import FAST, compose_train
+from iim.callbacks import LastCheckpoint
 from iim.tasks import LocatorTask, NonFiniteLossError, ThresholdCollapseError
 
 SMOKE = ["+experiment=smoke", *FAST]
@@ -88,9 +89,7 @@ def test_bf16_mixed_precision_trains(tmp_path):
 
 def test_resume_continues_from_the_saved_step(tmp_path):
     cfg, dm, model = _build(tmp_path)
-    ckpt_cb = pl.callbacks.ModelCheckpoint(
-        dirpath=tmp_path / "ckpt", save_last=True, save_top_k=0, save_on_train_epoch_end=True
-    )
+    ckpt_cb = LastCheckpoint(tmp_path / "ckpt")
     trainer = _trainer(cfg, max_epochs=1, callbacks=[ckpt_cb], limit_val_batches=0)
     trainer.fit(model, dm)
     last = tmp_path / "ckpt" / "last.ckpt"
