@@ -5,6 +5,7 @@ python scripts/ablation_table.py [OUT_DIR]          # default logs/shhb_ablation
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -19,9 +20,24 @@ ROWS = {
 }
 
 
+def _last_threshold(train_dir: Path) -> str:
+    """Mean of the threshold map over the last logged training step (``train/threshold_mean`` in the CSV log)."""
+    value = ""
+    for metrics_csv in sorted((train_dir / "csv").glob("**/metrics.csv")):
+        with metrics_csv.open() as f:
+            for record in csv.DictReader(f):
+                value = record.get("train/threshold_mean") or value
+    return f"{float(value):.2f}" if value else "?"
+
+
+def _prf(m: dict, suffix: str = "") -> str:
+    return " / ".join(f"{m.get(k + suffix, float('nan')):.3f}" for k in ("f1", "precision", "recall"))
+
+
 def main(out: Path) -> None:
     header = (
-        "| threshold | L1 into confidence | F1 | P | R | MAE | NAE | F1 @4 px | F1 @8 px | train wall |\n"
+        "| threshold | L1 into confidence | F1 / P / R (sigma_l) | F1 / P / R (4 px) | F1 / P / R (8 px) | MAE | RMSE "
+        "| NAE | threshold mean at the end | train wall |\n"
         "|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [header]
@@ -35,9 +51,8 @@ def main(out: Path) -> None:
         paused = int(paused_file.read_text()) if paused_file.is_file() else 0  # time the run was stopped (SIGSTOP)
         wall = f"{(int(wall_file.read_text()) - paused) / 60:.0f} min" if wall_file.is_file() else "?"
         lines.append(
-            f"| {threshold} | {l1} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {m['mae']:.1f} | "
-            f"{m['nae']:.3f} | {fixed.get('f1_r4', float('nan')):.3f} | {fixed.get('f1_r8', float('nan')):.3f} | "
-            f"{wall} |"
+            f"| {threshold} | {l1} | {_prf(m)} | {_prf(fixed, '_r4')} | {_prf(fixed, '_r8')} | {m['mae']:.1f} | "
+            f"{m['mse']:.1f} | {m['nae']:.3f} | {_last_threshold(out / row / 'train')} | {wall} |"
         )
     print("\n".join(lines))
 
