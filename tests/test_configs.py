@@ -155,6 +155,7 @@ def test_unknown_experiment_lists_the_ones_that_exist(tmp_path):
     assert "experiment/nope" in result.stderr and "nwpu_hrnet_pbm" in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_dataset_root_says_which_key_to_set(tmp_path):
     result = _cli("+experiment=shhb_hrnet_pbm", "model/net/predictor=test_resnet_fpn", cwd=tmp_path)
     assert result.returncode == 2

@@ -34,6 +34,7 @@ def test_wheel_carries_every_config(wheel):
     assert "iim/py.typed" in names
 
 
+@pytest.mark.slow
 def test_configs_compose_from_the_installed_wheel(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "albumentations", "wandb")
 
 
@@ -12,6 +14,7 @@ LIGHT = ["iim", "iim.modules", "iim.models", "iim.losses", "iim.ops", "iim.targe
 LIGHT += ["iim.inference"]
 
 
+@pytest.mark.slow
 def test_light_import_in_a_fresh_interpreter():
     """Each package imported alone in a fresh interpreter (all started at once: each mostly waits on torch)."""
     code = (

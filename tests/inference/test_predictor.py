@@ -46,7 +46,7 @@ def test_predict_matches_the_evaluation_pipeline(predictor, trained_checkpoint, 
     assert d["count"] == result.count and len(d["points"]) == result.count and d["image_size"] == [120, 150]
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (3000, 4000)])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), pytest.param((3000, 4000), marks=pytest.mark.slow)])
 def test_odd_and_large_sizes(predictor, shape):
     image = np.random.default_rng(1).integers(0, 255, size=(*shape, 3), dtype=np.uint8)
     result = predictor.predict(image, return_maps=True)

@@ -52,6 +52,7 @@ def test_each_backbone_family_at_odd_sizes(predictor, overrides):
             assert out.threshold.min() > 0.2 and out.threshold.max() < 0.7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("predictor", "channels"), [("vgg16_fpn", 768), ("hrnet_w48", 720)])
 def test_original_shapes_at_training_crop(predictor, channels):
     # method.md section 12: 1x3x512x1024 -> F 1xCx128x256, TE input 1xCx64x128, P and T 1x1x512x1024.

@@ -58,6 +58,7 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("_one_thread")
 def test_overfits_a_few_images(tmp_path: Path) -> None:
     cfg = compose_train(OVERRIDES, tmp_path)
