@@ -101,24 +101,13 @@ class OutputPlan:
     def files(self, item: InputItem) -> list[Path]:
         """The files written for one input."""
         base = self.root / item.name
-        out = []
-        if self.json:
-            out.append(base.with_name(base.name + ".json"))
         if item.kind == "video":
-            if self.json:
-                out.append(base.with_name(base.name + ".frames.jsonl"))
-            if self.csv:
-                out.append(base.with_name(base.name + ".counts.csv"))
-            if self.overlay:
-                out.append(base.with_name(base.name + ".overlay.mp4"))
+            wanted = [(self.json, ".json"), (self.json, ".frames.jsonl"), (self.csv, ".counts.csv")]
+            wanted.append((self.overlay, ".overlay.mp4"))
         else:
-            if self.csv:
-                out.append(base.with_name(base.name + ".csv"))
-            if self.overlay:
-                out.append(base.with_name(base.name + ".overlay.png"))
-            if self.maps:
-                out.append(base.with_name(base.name + ".maps.png"))
-        return out
+            wanted = [(self.json, ".json"), (self.csv, ".csv"), (self.overlay, ".overlay.png")]
+            wanted.append((self.maps, ".maps.png"))
+        return [base.with_name(base.name + suffix) for enabled, suffix in wanted if enabled]
 
     def set_files(self, submission: bool) -> list[Path]:
         """The files written once for the whole set."""
