@@ -30,6 +30,20 @@ def _last_threshold(train_dir: Path) -> str:
     return f"{float(value):.2f}" if value else "?"
 
 
+def _wall(train_dir: Path) -> str:
+    """The training time of a row: the sum of its attempts' ``attempt-*.seconds`` (stopped time not counted), or,
+    for runs from before those files, ``wall_seconds.txt`` less ``paused_seconds.txt``."""
+    attempts = sorted(train_dir.glob("attempt-*.seconds"))
+    if attempts:
+        total = sum(int(a.read_text() or 0) for a in attempts)
+        return f"{total / 60:.0f} min" + (f" ({len(attempts)} attempts)" if len(attempts) > 1 else "")
+    wall_file, paused_file = train_dir / "wall_seconds.txt", train_dir / "paused_seconds.txt"
+    if not wall_file.is_file():
+        return "?"
+    paused = int(paused_file.read_text()) if paused_file.is_file() else 0  # time the run was stopped (SIGSTOP)
+    return f"{(int(wall_file.read_text()) - paused) / 60:.0f} min"
+
+
 def _prf(m: dict, suffix: str = "") -> str:
     return " / ".join(f"{m.get(k + suffix, float('nan')):.3f}" for k in ("f1", "precision", "recall"))
 
@@ -47,9 +61,7 @@ def main(out: Path) -> None:
             continue
         result = json.loads(metrics_file.read_text())
         m, fixed = result["metrics"], result.get("metrics_fixed", {})
-        wall_file, paused_file = out / row / "train" / "wall_seconds.txt", out / row / "train" / "paused_seconds.txt"
-        paused = int(paused_file.read_text()) if paused_file.is_file() else 0  # time the run was stopped (SIGSTOP)
-        wall = f"{(int(wall_file.read_text()) - paused) / 60:.0f} min" if wall_file.is_file() else "?"
+        wall = _wall(out / row / "train")
         lines.append(
             f"| {threshold} | {l1} | {_prf(m)} | {_prf(fixed, '_r4')} | {_prf(fixed, '_r8')} | {m['mae']:.1f} | "
             f"{m['mse']:.1f} | {m['nae']:.3f} | {_last_threshold(out / row / 'train')} | {wall} |"

@@ -9,7 +9,8 @@
 # (default logs/shhb_ablation). Rows (default all): fixed_0.5 fixed_0.8 ibm ibm_noL1 pbm pbm_noL1.
 # Every row trains, then evaluates last.ckpt on the seeded validation split (10 % of train, seed 3035) under the NWPU
 # protocol (sigma_l from estimated head sizes) and the fixed 4 / 8 px protocol. A finished row (its metrics.json
-# exists) is skipped, an interrupted one resumes from its last.ckpt; scripts/ablation_table.py prints the table.
+# exists) is skipped, an interrupted one resumes from its last.ckpt (written after every epoch); each attempt's
+# training time goes to train/attempt-*.seconds; scripts/ablation_table.py sums them and prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${1:-../shared/data/shanghaitech/part_B}
@@ -32,11 +33,17 @@ for row in "${ROWS[@]}"; do
   resume=()
   [ -f "$dir/train/checkpoints/last.ckpt" ] && resume=("ckpt_path=$dir/train/checkpoints/last.ckpt")
   echo "== $row: train ($(date -u +%H:%M:%S))"
-  start=$(date +%s)
+  # the training wall time of this attempt, counted in 10 s ticks: a killed attempt keeps what it ran, and time the
+  # process group spent stopped (kill -STOP / -CONT, to free the CPU for something else) is not counted
+  mkdir -p "$dir/train"
+  attempt="$dir/train/attempt-$(date -u +%Y%m%dT%H%M%S).seconds"
+  ( s=0; while sleep 10; do s=$((s + 10)); echo "$s" > "$attempt"; done ) &
+  ticker=$!
   "$BIN/iim-train" +experiment=shhb_lite0_cpu "model/net/threshold_encoder=$te" "model.loss.l1_into_confidence=$l1" \
     "data.root=$ROOT" "hydra.run.dir=$dir/train" callbacks.progress_bar=null trainer.enable_progress_bar=false \
-    "${resume[@]}" > "$dir.train.log" 2>&1 || { echo "$row: training failed, see $dir.train.log" >&2; exit 1; }
-  echo "$(( $(date +%s) - start ))" > "$dir/train/wall_seconds.txt"
+    "${resume[@]}" >> "$dir.train.log" 2>&1 \
+    || { kill "$ticker"; echo "$row: training failed, see $dir.train.log" >&2; exit 1; }
+  kill "$ticker"
   echo "== $row: evaluate ($(date -u +%H:%M:%S))"
   "$BIN/iim-eval" "ckpt_path=$dir/train/checkpoints/last.ckpt" data=shhb "data.root=$ROOT" split=val \
     "hydra.run.dir=$dir/eval" trainer.enable_progress_bar=false > "$dir.eval.log" 2>&1 \
