@@ -35,6 +35,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import torch
 
+import iim.data._geometry as geometry_module
 import iim.data.dataset as dataset_module
 import iim.data.transforms as transforms_module
 from iim.data import CrowdDataset, collate_crowd, get_reader, load_image, train_transform
@@ -65,31 +66,21 @@ def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
 
         return timed
 
-    compose = dataset.transform.geometric
-    assert compose is not None
     pieces: list[tuple[Any, str, str]] = [
         (dataset_module, "load_image", "decode (load_image)"),
         (transforms_module, "_ensure_boxes", "boxes: copy and checks"),
-        (type(compose), "__call__", "albumentations call (total)"),  # special methods: patched on the class
+        (transforms_module, "_draw", "draw scale, window, flip"),
+        (transforms_module.RandomScaleCrop, "_resample", "image: resample the window"),
+        (transforms_module.CrowdTransform, "_pixels", "image: resample + flip (total)"),
+        (geometry_module, "move_heads", "heads: move, flip, keep (compiled)"),
         (transforms_module, "boxes_to_instance_map", "instance map (crop window)"),
         (transforms_module, "_to_chw", "image: HWC -> CHW view"),
-        (type(dataset.transform), "__call__", "transform (total)"),
+        (transforms_module.CrowdTransform, "__call__", "transform (total)"),
     ]
-    inside = []
-    for t in compose.transforms:  # the functions albumentations calls per target (bound when the transform is built)
-        for key, what in (("image", "image"), ("keypoints", "keypoints")):
-            if key in getattr(t, "_key2func", {}):
-                label = f"{what}: {type(t).__name__}"
-                pieces.append((t._key2func, key, label))
-                inside.append(label)
     originals = []
     for owner, name, label in pieces:
-        if isinstance(owner, dict):
-            originals.append((owner, name, owner[name]))
-            owner[name] = timer(owner[name], label)
-        else:
-            originals.append((owner, name, owner.__dict__.get(name)))
-            setattr(owner, name, timer(getattr(owner, name), label))
+        originals.append((owner, name, owner.__dict__.get(name)))
+        setattr(owner, name, timer(getattr(owner, name), label))
     try:
         per_round = []
         for _ in range(rounds):
@@ -99,18 +90,11 @@ def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
             per_round.append({k: 1000 * v / len(dataset) for k, v in spent.items()})
     finally:
         for owner, name, original in reversed(originals):
-            if isinstance(owner, dict):
-                owner[name] = original
-            elif original is None:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
+            setattr(owner, name, original)
     med = {k: statistics.median(r.get(k, 0.0) for r in per_round) for k in per_round[0]}
-    med["albumentations bookkeeping (call - its parts)"] = med["albumentations call (total)"] - sum(
-        med.get(k, 0.0) for k in inside
-    )
-    parts = ("boxes: copy and checks", "albumentations call (total)", "instance map (crop window)")
-    parts += ("image: HWC -> CHW view",)
+    med["image: flip (pixels - resample)"] = med["image: resample + flip (total)"] - med["image: resample the window"]
+    parts = ("boxes: copy and checks", "draw scale, window, flip", "image: resample + flip (total)")
+    parts += ("heads: move, flip, keep (compiled)", "instance map (crop window)", "image: HWC -> CHW view")
     med["python glue (transform - parts)"] = med["transform (total)"] - sum(med.get(k, 0.0) for k in parts)
     return med
 

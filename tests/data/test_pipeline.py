@@ -260,8 +260,9 @@ def test_window_first_without_heads_and_to_chw():
 
 
 def test_window_first_keypoints_match_albumentations_processor():
-    """The window-first path moves points with the applied transforms' own keypoint functions; albumentations'
-    keypoint processor (Compose with KeypointParams, the same seed) gives the same points."""
+    """The window-first path moves points with the arithmetic of the applied transforms' keypoint functions;
+    albumentations' keypoint processor (Compose with KeypointParams, the same seed) gives the same points, bit for
+    bit."""
     rng = np.random.default_rng(5)
     image = rng.integers(0, 255, size=(300, 500, 3), dtype=np.uint8)
     points = (rng.random((40, 2)) * (500, 300)).astype(np.float32)
@@ -276,7 +277,7 @@ def test_window_first_keypoints_match_albumentations_processor():
         ref = reference(image=image, keypoints=points, ids=np.arange(len(points)))
         assert np.array_equal(out["image"].permute(1, 2, 0).numpy(), ref["image"])
         assert np.array_equal(out["head_ids"].numpy(), np.asarray(ref["ids"]))
-        np.testing.assert_allclose(out["points"].numpy(), np.asarray(ref["keypoints"])[:, :2], atol=1e-4)
+        np.testing.assert_array_equal(out["points"].numpy(), np.asarray(ref["keypoints"])[:, :2])
 
 
 def _first_batch_points(dm: CrowdDataModule) -> list[torch.Tensor]:
@@ -322,3 +323,60 @@ def test_datamodule_over_a_dataset_on_disk(tmp_path):
     assert train["image"].shape == (2, 3, 48, 48)
     val = list(dm.val_dataloader())
     assert len(val) == 2 and val[0]["image"].shape == (1, 3, 64, 80)
+
+
+def _heads_as_keypoints(t: CrowdTransform, points: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: every point and box corner moved as an albumentations keypoint (float32, pixel-centre convention:
+    an edge at e is the keypoint e - 0.5) by each applied transform's own ``apply_to_keypoints``, with the parameters
+    it drew for the last sample; returns all points (N, 2) and box edges (N, 4), float64, before any selection."""
+    n = len(points)
+    keypoints = np.zeros((3 * n, 5), dtype=np.float32)
+    keypoints[:n, :2] = points
+    keypoints[n:, :2] = boxes.reshape(-1, 2).astype(np.float32) - np.float32(0.5)
+    for transform in t.geometric.transforms:
+        applied = transform.get_applied_params()
+        if applied:
+            keypoints = transform.apply_to_keypoints(keypoints, **applied)
+    joined = keypoints[:, :2].astype(np.float64)
+    corners = joined[n:].reshape(n, 4) + 0.5
+    edges = np.concatenate([np.minimum(corners[:, :2], corners[:, 2:]), np.maximum(corners[:, :2], corners[:, 2:])], 1)
+    return joined[:n], edges
+
+
+@pytest.mark.parametrize("scale_p", [1.0, 0.5])
+def test_window_first_heads_are_bit_identical_to_keypoint_functions(scale_p):
+    # The compiled head pass does the keypoint functions' float32 arithmetic in their order: same bits.
+    rng = np.random.default_rng(11)
+    h, w = 210, 330
+    image = rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+    points = (rng.random((300, 2)) * (w, h)).astype(np.float32)
+    half = (rng.random((300, 2)) * 9 + 0.6).astype(np.float32)  # no box under 1 px (those are widened first)
+    boxes = np.concatenate([points - half, points + half], axis=1).clip(0, [w, h, w, h]).astype(np.float32)
+    t = train_transform(crop_size=(160, 256), scale_range=(0.7, 1.4), hflip=0.5, seed=2)
+    t.geometric.transforms[0].p = scale_p
+    for _ in range(12):
+        out = t(image, points, boxes)
+        pts, edges = _heads_as_keypoints(t, points, boxes)
+        oh, ow = out["image"].shape[1:]
+        inside = np.flatnonzero((pts[:, 0] >= 0) & (pts[:, 0] < ow) & (pts[:, 1] >= 0) & (pts[:, 1] < oh))
+        assert np.array_equal(out["head_ids"].numpy(), inside)
+        assert np.array_equal(out["points"].numpy(), pts[inside].astype(np.float32))
+        expected = np.clip(edges[inside], 0, (ow, oh, ow, oh)).astype(np.float32)
+        lost = ~((expected[:, 2] > expected[:, 0]) & (expected[:, 3] > expected[:, 1]))
+        expected[lost] = np.concatenate([pts[inside][lost] - 0.5, pts[inside][lost] + 0.5], axis=1)
+        assert np.array_equal(out["boxes"].numpy(), expected)
+
+
+def test_transform_rejects_non_finite_heads_and_mismatched_boxes():
+    t = train_transform(crop_size=(32, 32), seed=0)
+    image = np.zeros((40, 40, 3), dtype=np.uint8)
+    points = np.array([[5.0, 5.0], [10.0, 12.0]], dtype=np.float32)
+    boxes = np.array([[1.0, 1.0, 9.0, 9.0], [8.0, np.nan, 12.0, 14.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"head 1 has a point or box that is not finite"):
+        t(image, points, boxes)
+    with pytest.raises(ValueError, match=r"2 points but 1 boxes"):
+        t(image, points, boxes[:1])
+    degenerate = np.array([[5.0, 5.0, 5.0, 5.0], [10.0, 12.0, 10.2, 30.0]], dtype=np.float32)
+    out = train_transform(crop_size=(40, 40), scale_range=(1, 1), hflip=0, seed=0)(image, points, degenerate)
+    # a zero-size box gets 1 px around its point; a box past the image is clipped to it
+    assert out["boxes"].tolist() == [[4.5, 4.5, 5.5, 5.5], [9.5, 12.0, 10.5, 30.0]]

@@ -14,10 +14,10 @@ Training samples go through three stages:
 :func:`train_transform` runs the three stages *window first* (:class:`RandomScaleCrop`): it draws the scale and the
 crop window in the scaled image first and resamples only the part of the image that lands in the crop (one resize of
 the crop's pixels instead of the whole image, no separate pad and crop copies); points and box corners are then moved
-by the applied transforms' own keypoint functions (``apply_to_keypoints`` with the parameters each drew; the same
-result as albumentations' keypoint processor, tested, without its per-call format conversions), unfiltered, so every
-head's box is known at the scaled resolution and the instance map is still built there, from all transformed boxes,
-and only the crop's window of it is painted. :class:`CrowdTransform`
+in one compiled pass (:mod:`iim.data._geometry`) with the arithmetic of the transforms' own keypoint functions (the
+same result as albumentations' keypoint processor, bit for bit, tested, without its per-call format conversions),
+unfiltered, so every head's box is known at the scaled resolution and the instance map is still built there, from
+all transformed boxes, and only the crop's window of it is painted. :class:`CrowdTransform`
 also runs any other albumentations pipeline stage by stage, as described above.
 
 Samples stay uint8 (image and instance map); the image is a ``(3, H, W)`` view of the ``(H, W, 3)`` pixels
@@ -37,9 +37,10 @@ import cv2
 import numpy as np
 import torch
 from albumentations.core.bbox_utils import denormalize_bboxes, normalize_bboxes
-from albumentations.core.type_definitions import NUM_KEYPOINTS_COLUMNS_IN_ALBUMENTATIONS, Targets
+from albumentations.core.type_definitions import Targets
 from torch import Tensor
 
+from iim.data import _geometry
 from iim.targets import boxes_to_instance_map, points_to_boxes
 
 __all__ = ["CrowdTransform", "RandomScaleCrop", "eval_transform", "train_transform"]
@@ -53,17 +54,31 @@ def _ensure_boxes(
     if boxes is None:
         return points_to_boxes(points, height, width, **head_size).astype(np.float32)
     boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)  # a copy
-    # albumentations rejects empty boxes: give degenerate ones a 1-pixel extent around their point
-    small_w = boxes[:, 2] - boxes[:, 0] < 1
-    if small_w.any():
-        boxes[small_w, 0] = points[small_w, 0] - 0.5
-        boxes[small_w, 2] = points[small_w, 0] + 0.5
-    small_h = boxes[:, 3] - boxes[:, 1] < 1
-    if small_h.any():
-        boxes[small_h, 1] = points[small_h, 1] - 0.5
-        boxes[small_h, 3] = points[small_h, 1] + 0.5
-    np.clip(boxes, 0, np.array([width, height, width, height], dtype=np.float32), out=boxes)
+    if len(boxes) != len(points):
+        raise ValueError(f"CrowdTransform: {len(points)} points but {len(boxes)} boxes; expected one box per point")
+    # albumentations rejects empty boxes: degenerate ones get a 1-pixel extent around their point; then clipped
+    bad = _geometry.fix_boxes(points, boxes, int(width), int(height))
+    if bad >= 0:
+        raise ValueError(
+            f"CrowdTransform: head {bad} has a point or box that is not finite (point {points[bad].tolist()}, box "
+            f"{boxes[bad].tolist()}); expected finite pixel coordinates"
+        )
     return boxes
+
+
+def _draw(transform: A.BasicTransform, data: dict[str, Any]) -> dict[str, Any]:
+    """Draw ``transform``'s parameters for ``data`` as its ``__call__`` does, without applying it.
+
+    The same draws in the same order (``should_apply``, ``get_params``, ``get_params_dependent_on_data``) from the
+    transform's RNG, and the result stored where :meth:`~A.BasicTransform.get_applied_params` reads it. Returns the
+    parameters, or ``{}`` when the transform is not applied this time.
+    """
+    transform.params = {}
+    if transform.should_apply():
+        params = transform.update_transform_params(transform.get_params(), data)
+        params.update(transform.get_params_dependent_on_data(params, data))
+        transform.params = params
+    return transform.params
 
 
 def _fill_array(fill: float | Sequence[float], dtype: np.dtype, channels: int) -> np.ndarray:
@@ -179,15 +194,19 @@ class RandomScaleCrop(A.DualTransform):
         offset: tuple[int, int],
         interpolation: int,
         fill: float | Sequence[float],
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
+        """The window's region of ``img`` resized onto the window, padded around it, into ``out`` (else a new array)."""
         height, width = self.size
         win_w, win_h = window[2] - window[0], window[3] - window[1]
         src = img[region[1] : region[3], region[0] : region[2]]
+        if out is None:
+            out = np.empty((height, width, *img.shape[2:]), dtype=img.dtype)
         if (win_h, win_w) == (height, width):
-            return cv2.resize(src, (width, height), interpolation=interpolation).reshape(
-                (height, width, *img.shape[2:])
-            )
-        out = np.empty((height, width, *img.shape[2:]), dtype=img.dtype)
+            res = cv2.resize(src, (width, height), dst=out, interpolation=interpolation)
+            if res is not out and not np.may_share_memory(res, out):
+                out[...] = res.reshape(out.shape)
+            return out
         ox, oy = offset
         # the padding, copied from one filled row (a per-pixel broadcast of the fill colour is several times slower),
         # made once per fill, dtype and channel count
@@ -252,7 +271,7 @@ def _to_chw(image: np.ndarray, source: np.ndarray | None = None) -> Tensor:
         image = image[:, :, None]
     if not image.flags.c_contiguous or (source is not None and np.may_share_memory(image, source)):
         image = np.array(image, order="C")
-    return torch.from_numpy(image).permute(2, 0, 1)
+    return torch.from_numpy(image.transpose(2, 0, 1))  # numpy's transpose: a view, and one torch call
 
 
 class CrowdTransform:
@@ -296,11 +315,12 @@ class CrowdTransform:
                     "CrowdTransform: a pipeline that starts with RandomScaleCrop may only add A.HorizontalFlip, and "
                     f"`crop` must be empty; got {[type(t).__name__ for t in geometric + crop]}"
                 )
-            # Only the pixels go through Compose (its keypoint processor's format conversions, label encoding and
-            # checks cost as much as the flip); points and box corners are then moved by the applied transforms' own
-            # ``apply_to_keypoints``, with the parameters they drew (see ``_window_first``).
+            # Compose holds the transforms and their seeded RNG; ``_window_first`` draws their parameters itself and
+            # applies them directly (Compose's per-call bookkeeping and its keypoint processor's format conversions
+            # cost as much as the flip).
             self.geometric = A.Compose(geometric, seed=seed, is_check_shapes=False)
             self.crop = None
+            self._scratch: dict[tuple[Any, ...], np.ndarray] = {}  # reused resampling buffers of flipped samples
         else:
             params = {
                 "keypoint_params": A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
@@ -355,57 +375,81 @@ class CrowdTransform:
     def _window_first(
         self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, mask: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The window-first pipeline: one albumentations call, then the instance map's window."""
+        """The window-first pipeline: draw the scale, window and flips, resample the window, move the heads
+        (:func:`iim.data._geometry.move_heads`), paint the instance map's window.
+
+        The parameters are drawn by the transforms themselves, from the RNG that ``Compose`` seeded, in the order
+        and with the draws of a ``Compose`` call (:func:`_draw`), so samples are those of calling it; the pixels go
+        straight to OpenCV (a flipped sample is resampled into a reused buffer, then flipped into its output) and
+        the heads through one compiled pass instead of albumentations' per-call bookkeeping.
+        """
         assert self.geometric is not None
-        n = len(points)
-        data: dict[str, Any] = {"image": image}
-        if mask is not None:
-            data["mask"] = mask
-        out = self.geometric(**data)
-        out_image = out["image"]
-        height, width = out_image.shape[:2]
-        # Points, then each box's two corners, as keypoints in albumentations' internal layout (x, y, z, angle, scale)
-        # and pixel-centre coordinates (an edge at x is x - 0.5: the convention of albumentations' keypoint flips
-        # and of RandomScaleCrop, so corners map as edges do), moved by each applied transform in turn. Nothing is
-        # filtered, so the rows stay in order: row i is head i, rows n + 2k and n + 2k + 1 box k's corners.
-        keypoints = np.zeros((3 * n, NUM_KEYPOINTS_COLUMNS_IN_ALBUMENTATIONS), dtype=np.float32)
-        keypoints[:n, :2] = points
-        np.subtract(boxes.reshape(-1, 2), 0.5, out=keypoints[n:, :2])
-        for t in self.geometric.transforms:
-            applied = t.get_applied_params()
-            if applied:
-                keypoints = t.apply_to_keypoints(keypoints, **applied)
-        joined = keypoints[:, :2].astype(np.float64)
-        pts = joined[:n]
-        corners = joined[n:].reshape(n, 4) + 0.5  # (ax, ay, bx, by); a flip swaps the two corners' x
-        edges = np.concatenate(
-            [np.minimum(corners[:, :2], corners[:, 2:]), np.maximum(corners[:, :2], corners[:, 2:])], 1
+        scale_crop, *flips = self.geometric.transforms
+        params = _draw(scale_crop, {"image": image})
+        if params:
+            (sh, sw), (wx0, wy0, wx1, wy1) = params["scaled_shape"], params["window"]
+            region, (ox, oy) = params["region"], params["offset"]
+            height, width = scale_crop.size
+        else:  # not applied (p < 1): the frame is the image itself
+            (sh, sw), (wx0, wy0, wx1, wy1), region, (ox, oy) = image.shape[:2], (0, 0, 0, 0), (0, 0, 1, 1), (0, 0)
+            height, width = image.shape[:2]
+        shape = (height, width, *image.shape[2:])
+        flipped = False
+        for flip in flips:  # an A.HorizontalFlip each (checked in __init__); an even number cancels out
+            flipped ^= bool(_draw(flip, {"image": np.broadcast_to(image[:1, :1], shape)}))  # its shape only
+        # where output pixel (0, 0) sits in the scaled (and possibly flipped) image
+        frame_x, frame_y = wx0 - ox, wy0 - oy
+        if flipped:
+            frame_x = sw - width - frame_x
+        kx, ky = scale_crop._factors((wx0, wy0, wx1, wy1), region) if params else (1.0, 1.0)
+        frame_boxes, pts, bxs, ids = _geometry.move_heads(
+            np.ascontiguousarray(points, dtype=np.float32),
+            np.ascontiguousarray(boxes, dtype=np.float32),
+            bool(params),
+            int(region[0]),
+            int(region[1]),
+            float(kx),
+            float(ky),
+            int(ox),
+            int(oy),
+            int(width) if flipped else 0,
+            int(frame_x),
+            int(frame_y),
+            int(width),
+            int(height),
         )
+        # the heads and the instance map before the pixels: the resize streams megabytes through the caches, which
+        # the small, branchy work on a few hundred heads would otherwise pay for
         if mask is None:
-            # Where the output sits in the scaled (and possibly flipped) image: output pixel u is frame pixel u + off.
-            applied = self.geometric.transforms[0].get_applied_params()
-            if applied:
-                scaled_h, scaled_w = applied["scaled_shape"]
-                off_x = applied["window"][0] - applied["offset"][0]
-                off_y = applied["window"][1] - applied["offset"][1]
-            else:  # not applied (p < 1): the frame is the image itself
-                (scaled_h, scaled_w), off_x, off_y = image.shape[:2], 0, 0
-            if sum(bool(t.get_applied_params()) for t in self.geometric.transforms[1:]) % 2:
-                off_x = scaled_w - width - off_x
-            frame_boxes = edges + np.array([off_x, off_y, off_x, off_y], dtype=np.float64)
-            window = (off_x, off_y, off_x + width, off_y + height)
-            mask = boxes_to_instance_map(frame_boxes, scaled_h, scaled_w, window=window, **self.instance_map)
-            mask = mask.view(np.uint8)
+            window = (frame_x, frame_y, frame_x + width, frame_y + height)
+            mask = boxes_to_instance_map(frame_boxes, sh, sw, window=window, **self.instance_map).view(np.uint8)
         else:
-            mask = out["mask"]
-        ids = np.flatnonzero((pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height))
-        pts = pts[ids].astype(np.float32)
-        bxs = np.clip(edges[ids], 0, (width, height, width, height)).astype(np.float32)
-        # a point whose box is lost or left nothing inside the output: a 1-pixel box around it
-        lost = ~((bxs[:, 2] > bxs[:, 0]) & (bxs[:, 3] > bxs[:, 1]))
-        if lost.any():
-            bxs[lost] = np.concatenate([pts[lost] - 0.5, pts[lost] + 0.5], axis=1)
+            mask = self._pixels(scale_crop, mask, params, flipped, scale_crop.mask_interpolation, scale_crop.fill_mask)
+        out_image = self._pixels(scale_crop, image, params, flipped, scale_crop.interpolation, scale_crop.fill)
         return out_image, pts, bxs, ids, mask
+
+    def _pixels(
+        self,
+        scale_crop: RandomScaleCrop,
+        img: np.ndarray,
+        params: dict[str, Any],
+        flipped: bool,
+        interpolation: int,
+        fill: float | Sequence[float],
+    ) -> np.ndarray:
+        """An image or mask through the drawn scale-and-crop and flip: a new array, never a view of ``img``."""
+        if not params:
+            return cv2.flip(img, 1).reshape(img.shape) if flipped else img
+        window, region, offset = params["window"], params["region"], params["offset"]
+        if not flipped:
+            return scale_crop._resample(img, window, region, offset, interpolation, fill)
+        shape = (*scale_crop.size, *img.shape[2:])
+        key = (shape, img.dtype.str)
+        scratch = self._scratch.get(key)
+        if scratch is None:
+            scratch = self._scratch[key] = np.empty(shape, dtype=img.dtype)
+        scale_crop._resample(img, window, region, offset, interpolation, fill, out=scratch)
+        return cv2.flip(scratch, 1).reshape(shape)
 
     def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray | None = None) -> dict[str, Tensor]:
         """Transform one image and its heads; see the class docstring for the output."""
@@ -428,9 +472,11 @@ class CrowdTransform:
         assert mask is not None
         return {
             "image": _to_chw(out_image, source=image),
-            "instance_map": torch.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8))[None],
-            "points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)).reshape(-1, 2),
-            "boxes": torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32)).reshape(-1, 4),
+            # shaped in numpy, one torch call per tensor (each torch call costs tens of microseconds here, its
+            # dispatcher's code and data evicted by the pixel work)
+            "instance_map": torch.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8)[None]),
+            "points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 2)),
+            "boxes": torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4)),
             "head_ids": torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64)),
         }
 
