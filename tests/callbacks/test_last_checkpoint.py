@@ -73,3 +73,21 @@ def test_a_fresh_run_never_replaces_another_runs_file(tmp_path):
 def test_bad_filename_is_refused(tmp_path, name):
     with pytest.raises(ValueError, match="filename"):
         LastCheckpoint(tmp_path, filename=name)
+
+
+def test_iim_train_reports_the_file_this_run_wrote(tmp_path):
+    # other runs' files in the same folder: iim-train's result (and summary) names the one this run wrote
+    from iim.cli.train import train
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for v in range(1, 6):  # stale versions of earlier runs; this run takes the free name last.ckpt
+        (folder / f"last-v{v}.ckpt").write_bytes(b"another run's weights")
+    overrides = [*SMOKE, "callbacks=default", "callbacks.progress_bar=null", "callbacks.prediction_images=null"]
+    result = train(compose_train([*overrides, "callbacks.model_summary=null", "trainer.max_epochs=1"], tmp_path))
+    assert result["last_checkpoint"] == str(folder / "last.ckpt")
+    assert torch.load(result["last_checkpoint"], weights_only=False)["global_step"] == 2
+    (folder / "last.ckpt").write_bytes(b"this run's weights, kept")
+    result = train(compose_train([*overrides, "callbacks.model_summary=null", "trainer.max_epochs=1"], tmp_path))
+    assert result["last_checkpoint"] == str(folder / "last-v6.ckpt")
+    assert (folder / "last.ckpt").read_bytes() == b"this run's weights, kept"

@@ -15,6 +15,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from iim.callbacks import LastCheckpoint
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
 from iim.data.records import DatasetError
 from iim.models.pretrained import PretrainedWeightsUnavailableError
@@ -61,7 +62,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     if best and best_score is not None:
         metrics["best/" + str(trainer.checkpoint_callback.monitor)] = float(best_score)
-    last = next((str(p) for p in (output_dir / "checkpoints").glob("last*.ckpt")), "")
+    # the file this run's LastCheckpoint wrote (last-vN.ckpt when another run's last.ckpt was already there)
+    written = [c.path for c in trainer.callbacks if isinstance(c, LastCheckpoint) and c.path and c.path.exists()]
+    last = str(written[0]) if written else ""
     if cfg.get("test"):
         test = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in (test[0] if test else {}).items()})
