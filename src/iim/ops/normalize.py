@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -13,7 +14,7 @@ __all__ = ["normalize_image"]
 def normalize_image(
     image: Tensor, mean: Sequence[float], std: Sequence[float], dtype: torch.dtype = torch.float32
 ) -> Tensor:
-    """``(image / 255 - mean) / std`` per channel, computed in one pass on the image's device.
+    """``(image / 255 - mean) / std`` per channel, on the image's device (a new tensor).
 
     The data pipeline keeps samples in uint8 (four times lighter to move); the training task, the evaluator and the
     predictor call this on the device right before the network.
@@ -38,7 +39,50 @@ def normalize_image(
         )
     if any(s <= 0 for s in std):
         raise ValueError(f"normalize_image: every std must be > 0, got {list(std)}")
-    shape = (-1, 1, 1)
-    m = torch.tensor([255.0 * v for v in mean], dtype=dtype, device=image.device).view(shape)
-    s = torch.tensor([1.0 / (255.0 * v) for v in std], dtype=dtype, device=image.device).view(shape)
-    return (image.to(dtype) - m) * s
+    m = torch.tensor([255.0 * v for v in mean], dtype=dtype, device=image.device)
+    s = torch.tensor([1.0 / (255.0 * v) for v in std], dtype=dtype, device=image.device)
+    out = _empty_like_layout(image, dtype).copy_(image)  # new memory, never the caller's
+    # In place on that copy, ``(x - m) * s`` (the same arithmetic, element for element, as out of place, without two
+    # more full-size temporaries). Broadcasting a per-channel vector over an interleaved (channels-last) layout is
+    # several times slower than over contiguous rows, so such images are seen as rows of W * C values with the
+    # vectors tiled W times.
+    rows = _interleaved_rows(out)
+    if rows is not None:
+        width = rows.shape[1] // len(mean)
+        rows.sub_(m.repeat(width)).mul_(s.repeat(width))
+    else:
+        out.sub_(m.view(-1, 1, 1)).mul_(s.view(-1, 1, 1))
+    return out
+
+
+def _empty_like_layout(image: Tensor, dtype: torch.dtype) -> Tensor:
+    """An empty tensor shaped like ``image``, channels interleaved in memory when ``image``'s are, else contiguous.
+
+    Strides are made afresh: ``Tensor.to(copy=True)`` would keep any stride of a size-1 dimension (a numpy view's
+    batch stride of 0, say), which sends the convolutions after it down a slow path.
+
+    Shape:
+        - image: :math:`(B, C, H, W)` or :math:`(C, H, W)`
+        - output: the same
+    """
+    kwargs: dict[str, Any] = {"dtype": dtype, "device": image.device}
+    if image.dim() == 4 and image.is_contiguous(memory_format=torch.channels_last) and not image.is_contiguous():
+        return torch.empty(image.shape, memory_format=torch.channels_last, **kwargs)
+    if image.dim() == 3 and image.permute(1, 2, 0).is_contiguous() and not image.is_contiguous():
+        c, h, w = image.shape
+        return torch.empty((h, w, c), **kwargs).permute(2, 0, 1)
+    return torch.empty(image.shape, **kwargs)
+
+
+def _interleaved_rows(x: Tensor) -> Tensor | None:
+    """A ``(rows, W * C)`` view of an image or batch whose channels are interleaved in memory (channels-last), else
+    ``None``.
+
+    Shape:
+        - x: :math:`(B, C, H, W)` or :math:`(C, H, W)`
+        - output: :math:`(B H, W C)` or :math:`(H, W C)`
+    """
+    hwc = x.permute(0, 2, 3, 1) if x.dim() == 4 else x.permute(1, 2, 0)
+    if x.shape[-3] == 1 or x.is_contiguous() or not hwc.is_contiguous():
+        return None
+    return hwc.view(-1, hwc.shape[-2] * hwc.shape[-1])
