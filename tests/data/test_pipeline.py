@@ -380,3 +380,26 @@ def test_transform_rejects_non_finite_heads_and_mismatched_boxes():
     out = train_transform(crop_size=(40, 40), scale_range=(1, 1), hflip=0, seed=0)(image, points, degenerate)
     # a zero-size box gets 1 px around its point; a box past the image is clipped to it
     assert out["boxes"].tolist() == [[4.5, 4.5, 5.5, 5.5], [9.5, 12.0, 10.5, 30.0]]
+
+
+def test_window_first_transform_pickles_and_runs_in_threads():
+    # spawn-started DataLoader workers pickle the transform; threads calling one transform never share a buffer
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, size=(120, 160, 3), dtype=np.uint8)
+    points, boxes = _quarter_pixel_heads(rng, 40, 120, 160)
+    t = train_transform(crop_size=(96, 128), hflip=1.0, seed=5)
+    clone = pickle.loads(pickle.dumps(t))
+    a, b = t(image, points, boxes), clone(image, points, boxes)  # the same RNG state: the same sample
+    assert all(torch.equal(a[k], b[k]) for k in ("image", "instance_map", "points", "boxes", "head_ids"))
+
+    shared = train_transform(crop_size=(96, 128), scale_range=(1, 1), hflip=1.0, seed=0)
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: shared(image, points, boxes)["image"], range(300)))
+    patches = np.lib.stride_tricks.sliding_window_view(image, (4, 4, 3))[:25, :33, 0]  # (25, 33, 4, 4, 3)
+    for out in outs:  # each is one window of the image, flipped, pixel for pixel: none mixes two threads' samples
+        unflipped = out.permute(1, 2, 0).numpy()[:, ::-1]
+        (y,), (x,) = np.nonzero((patches == unflipped[:4, :4]).all(axis=(2, 3, 4)))
+        assert np.array_equal(unflipped, image[y : y + 96, x : x + 128])

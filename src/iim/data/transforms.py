@@ -29,6 +29,7 @@ Evaluation samples keep the whole image (tiled inference handles any size).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -320,7 +321,7 @@ class CrowdTransform:
             # cost as much as the flip).
             self.geometric = A.Compose(geometric, seed=seed, is_check_shapes=False)
             self.crop = None
-            self._scratch: dict[tuple[Any, ...], np.ndarray] = {}  # reused resampling buffers of flipped samples
+            self._local = threading.local()  # per thread: reused resampling buffers of flipped samples
         else:
             params = {
                 "keypoint_params": A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
@@ -331,6 +332,16 @@ class CrowdTransform:
         self.target_mode = target_mode
         self.instance_map = dict(instance_map or {})
         self.head_size = dict(head_size or {})
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_local", None)  # thread-local buffers: not picklable, and made again where needed
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.window_first:
+            self._local = threading.local()
 
     def set_random_seed(self, seed: int) -> None:
         """Reseed the augmentation (called per DataLoader worker so that workers differ yet runs repeat)."""
@@ -418,8 +429,6 @@ class CrowdTransform:
             int(width),
             int(height),
         )
-        # the heads and the instance map before the pixels: the resize streams megabytes through the caches, which
-        # the small, branchy work on a few hundred heads would otherwise pay for
         if mask is None:
             window = (frame_x, frame_y, frame_x + width, frame_y + height)
             mask = boxes_to_instance_map(frame_boxes, sh, sw, window=window, **self.instance_map).view(np.uint8)
@@ -437,7 +446,8 @@ class CrowdTransform:
         interpolation: int,
         fill: float | Sequence[float],
     ) -> np.ndarray:
-        """An image or mask through the drawn scale-and-crop and flip: a new array, never a view of ``img``."""
+        """An image or mask through the drawn scale-and-crop and flip: a new array (``img`` itself when neither
+        applies; the caller copies it then)."""
         if not params:
             return cv2.flip(img, 1).reshape(img.shape) if flipped else img
         window, region, offset = params["window"], params["region"], params["offset"]
@@ -445,9 +455,10 @@ class CrowdTransform:
             return scale_crop._resample(img, window, region, offset, interpolation, fill)
         shape = (*scale_crop.size, *img.shape[2:])
         key = (shape, img.dtype.str)
-        scratch = self._scratch.get(key)
+        buffers = self._local.__dict__.setdefault("buffers", {})  # one set per thread: calls may run concurrently
+        scratch = buffers.get(key)
         if scratch is None:
-            scratch = self._scratch[key] = np.empty(shape, dtype=img.dtype)
+            scratch = buffers[key] = np.empty(shape, dtype=img.dtype)
         scale_crop._resample(img, window, region, offset, interpolation, fill, out=scratch)
         return cv2.flip(scratch, 1).reshape(shape)
 
