@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -41,12 +40,12 @@ def normalize_image(
         raise ValueError(f"normalize_image: every std must be > 0, got {list(std)}")
     m = torch.tensor([255.0 * v for v in mean], dtype=dtype, device=image.device)
     s = torch.tensor([1.0 / (255.0 * v) for v in std], dtype=dtype, device=image.device)
-    out = _empty_like_layout(image, dtype).copy_(image)  # new memory, never the caller's
+    out, rows = _new_like(image, dtype)
+    out.copy_(image)
     # In place on that copy, ``(x - m) * s`` (the same arithmetic, element for element, as out of place, without two
     # more full-size temporaries). Broadcasting a per-channel vector over an interleaved (channels-last) layout is
     # several times slower than over contiguous rows, so such images are seen as rows of W * C values with the
     # vectors tiled W times.
-    rows = _interleaved_rows(out)
     if rows is not None:
         width = rows.shape[1] // len(mean)
         rows.sub_(m.repeat(width)).mul_(s.repeat(width))
@@ -55,34 +54,21 @@ def normalize_image(
     return out
 
 
-def _empty_like_layout(image: Tensor, dtype: torch.dtype) -> Tensor:
-    """An empty tensor shaped like ``image``, channels interleaved in memory when ``image``'s are, else contiguous.
+def _new_like(image: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
+    """A new, empty tensor shaped like ``image``, with its channels interleaved in memory when ``image``'s are (then
+    also a ``(rows, W * C)`` view of it), else contiguous (and ``None``).
 
     Strides are made afresh: ``Tensor.to(copy=True)`` would keep any stride of a size-1 dimension (a numpy view's
     batch stride of 0, say), which sends the convolutions after it down a slow path.
 
     Shape:
         - image: :math:`(B, C, H, W)` or :math:`(C, H, W)`
-        - output: the same
+        - output: the same; rows :math:`(B H, W C)` or :math:`(H, W C)`
     """
-    kwargs: dict[str, Any] = {"dtype": dtype, "device": image.device}
-    if image.dim() == 4 and image.is_contiguous(memory_format=torch.channels_last) and not image.is_contiguous():
-        return torch.empty(image.shape, memory_format=torch.channels_last, **kwargs)
-    if image.dim() == 3 and image.permute(1, 2, 0).is_contiguous() and not image.is_contiguous():
-        c, h, w = image.shape
-        return torch.empty((h, w, c), **kwargs).permute(2, 0, 1)
-    return torch.empty(image.shape, **kwargs)
-
-
-def _interleaved_rows(x: Tensor) -> Tensor | None:
-    """A ``(rows, W * C)`` view of an image or batch whose channels are interleaved in memory (channels-last), else
-    ``None``.
-
-    Shape:
-        - x: :math:`(B, C, H, W)` or :math:`(C, H, W)`
-        - output: :math:`(B H, W C)` or :math:`(H, W C)`
-    """
-    hwc = x.permute(0, 2, 3, 1) if x.dim() == 4 else x.permute(1, 2, 0)
-    if x.shape[-3] == 1 or x.is_contiguous() or not hwc.is_contiguous():
-        return None
-    return hwc.view(-1, hwc.shape[-2] * hwc.shape[-1])
+    to_hwc = (0, 2, 3, 1) if image.dim() == 4 else (1, 2, 0)
+    to_chw = (0, 3, 1, 2) if image.dim() == 4 else (2, 0, 1)
+    hwc_shape = tuple(image.shape[d] for d in to_hwc)
+    if image.shape[-3] > 1 and not image.is_contiguous() and image.permute(to_hwc).is_contiguous():
+        hwc = torch.empty(hwc_shape, dtype=dtype, device=image.device)
+        return hwc.permute(to_chw), hwc.view(-1, hwc_shape[-2] * hwc_shape[-1])
+    return torch.empty(image.shape, dtype=dtype, device=image.device), None
