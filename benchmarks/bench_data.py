@@ -68,12 +68,12 @@ def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
 
     pieces: list[tuple[Any, str, str]] = [
         (dataset_module, "load_image", "decode (load_image)"),
-        (transforms_module, "_ensure_boxes", "boxes: copy and checks"),
+        (transforms_module.CrowdTransform, "_heads", "heads: checked boxes, hints (cached per image)"),
         (transforms_module, "_draw", "draw scale, window, flip"),
         (transforms_module.RandomScaleCrop, "_resample", "image: resample the window"),
         (transforms_module.CrowdTransform, "_pixels", "image: resample + flip (total)"),
         (geometry_module, "move_heads", "heads: move, flip, keep (compiled)"),
-        (transforms_module, "boxes_to_instance_map", "instance map (crop window)"),
+        (transforms_module, "window_map_unchecked", "instance map (crop window)"),
         (transforms_module, "_to_chw", "image: HWC -> CHW view"),
         (transforms_module.CrowdTransform, "__call__", "transform (total)"),
     ]
@@ -93,7 +93,8 @@ def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
             setattr(owner, name, original)
     med = {k: statistics.median(r.get(k, 0.0) for r in per_round) for k in per_round[0]}
     med["image: flip (pixels - resample)"] = med["image: resample + flip (total)"] - med["image: resample the window"]
-    parts = ("boxes: copy and checks", "draw scale, window, flip", "image: resample + flip (total)")
+    parts = ("heads: checked boxes, hints (cached per image)", "draw scale, window, flip")
+    parts += ("image: resample + flip (total)",)
     parts += ("heads: move, flip, keep (compiled)", "instance map (crop window)", "image: HWC -> CHW view")
     med["python glue (transform - parts)"] = med["transform (total)"] - sum(med.get(k, 0.0) for k in parts)
     return med

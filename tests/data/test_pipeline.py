@@ -403,3 +403,53 @@ def test_window_first_transform_pickles_and_runs_in_threads():
         unflipped = out.permute(1, 2, 0).numpy()[:, ::-1]
         (y,), (x,) = np.nonzero((patches == unflipped[:4, :4]).all(axis=(2, 3, 4)))
         assert np.array_equal(unflipped, image[y : y + 96, x : x + 128])
+
+
+@pytest.mark.parametrize("target_mode", ["after_augmentation", "original"])
+def test_cached_heads_give_the_same_samples(target_mode):
+    # A dense crowd (many heads fall back to the full neighbour search) and a sparse one: with the per-image cache
+    # (checked boxes, neighbour hints) every sample is identical to one made without it.
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 255, size=(180, 240, 3), dtype=np.uint8)
+    dense, dense_boxes = _quarter_pixel_heads(rng, 900, 180, 240)
+    sparse, sparse_boxes = _quarter_pixel_heads(rng, 30, 180, 240)
+    for points, boxes in [(dense, dense_boxes), (sparse, sparse_boxes), (sparse, None)]:
+        cached = train_transform(crop_size=(96, 128), scale_range=(0.5, 1.5), target_mode=target_mode, seed=4)
+        plain = train_transform(crop_size=(96, 128), scale_range=(0.5, 1.5), target_mode=target_mode, seed=4)
+        cache: dict = {}
+        for _ in range(25):
+            a, b = cached(image, points, boxes, cache=cache), plain(image, points, boxes)
+            assert all(torch.equal(a[k], b[k]) for k in ("image", "instance_map", "points", "boxes", "head_ids"))
+        _, _, _, pts, bxs, hints = cache["heads"]
+        assert hints is not None and len(hints.candidates) == len(points)
+        a = cached(image, points, boxes, cache=cache)
+        assert not any(np.may_share_memory(a[k].numpy(), arr) for k in ("points", "boxes") for arr in (pts, bxs))
+
+
+def test_cache_follows_the_heads_and_samples_never_share_it():
+    rng = np.random.default_rng(12)
+    image = rng.integers(0, 255, size=(60, 80, 3), dtype=np.uint8)
+    p1, b1 = _quarter_pixel_heads(rng, 20, 60, 80)
+    p2, b2 = _quarter_pixel_heads(rng, 25, 60, 80)
+    cache: dict = {}
+    t = eval_transform()
+    first = t(image, p1, b1, cache=cache)
+    first["points"][0] = -1.0  # samples are the caller's to modify: the cache and the inputs stay as they were
+    assert np.array_equal(cache["heads"][3], p1) and first["points"].shape == (20, 2)
+    again = t(image, p1, b1, cache=cache)
+    assert np.array_equal(again["points"].numpy(), p1)
+    other = t(image, p2, b2, cache=cache)  # other heads: the cache is made again for them
+    assert np.array_equal(other["points"].numpy(), p2) and cache["heads"][0] is p2
+    assert cache["heads"][5] is None  # evaluation keeps no hints (each image is seen once per pass)
+    assert other["instance_map"].equal(torch.from_numpy(boxes_to_instance_map(b2, 60, 80).view(np.uint8))[None])
+
+
+def test_dataset_with_and_without_the_head_cache():
+    records = SyntheticSource(train=3, val=1, test=1, height=96, width=128, seed=2).read("train")
+    with_cache = CrowdDataset(records, train_transform(crop_size=(64, 64), seed=3))
+    without = CrowdDataset(records, train_transform(crop_size=(64, 64), seed=3), cache_heads=False)
+    for _ in range(3):
+        for i in range(len(records)):
+            a, b = with_cache[i], without[i]
+            assert all(torch.equal(a[k], b[k]) for k in ("image", "instance_map", "points", "boxes", "head_ids"))
+    assert len(with_cache._heads) == len(records) and not without._heads

@@ -29,6 +29,7 @@ Evaluation samples keep the whole image (tiled inference handles any size).
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -42,11 +43,20 @@ from albumentations.core.type_definitions import Targets
 from torch import Tensor
 
 from iim.data import _geometry
-from iim.targets import boxes_to_instance_map, points_to_boxes
+from iim.targets import NeighbourHints, boxes_to_instance_map, neighbour_hints, points_to_boxes
+from iim.targets.instance_map import window_map_unchecked
 
 __all__ = ["CrowdTransform", "RandomScaleCrop", "eval_transform", "train_transform"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+# Neighbour candidates per head kept in a per-image cache (see ``CrowdTransform.__call__``): 16 leave 0.3 % of the
+# heads of ShanghaiTech Part A to the full neighbour search at scales 0.8-1.2 (64 bytes per head).
+HINT_CANDIDATES = 16
+_MAP_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(boxes_to_instance_map).parameters.items()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY or name == "max_half_size"
+}
 
 
 def _ensure_boxes(
@@ -332,6 +342,15 @@ class CrowdTransform:
         self.target_mode = target_mode
         self.instance_map = dict(instance_map or {})
         self.head_size = dict(head_size or {})
+        unknown = set(self.instance_map) - {"max_half_size", "mode"}
+        if unknown:
+            raise ValueError(
+                f"CrowdTransform: unknown `instance_map` keys {sorted(unknown)}; expected 'max_half_size', 'mode'"
+            )
+        boxes_to_instance_map(np.zeros((0, 4)), 1, 1, **self.instance_map)  # checks the values (ValueError)
+        settings = {**_MAP_DEFAULTS, **self.instance_map}
+        self._max_half_size = int(settings["max_half_size"])
+        self._separate = settings["mode"] == "separate"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -380,11 +399,52 @@ class CrowdTransform:
         keep_boxes[lost] = np.concatenate([pts[lost] - 0.5, pts[lost] + 0.5], axis=1)
         return out["image"], pts, keep_boxes, p_ids, out.get("mask")
 
-    def _target(self, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-        return boxes_to_instance_map(boxes, height, width, **self.instance_map).view(np.uint8)
+    def _target(self, boxes: np.ndarray, height: int, width: int, hints: NeighbourHints | None = None) -> np.ndarray:
+        """The whole instance map of ``boxes`` (``(N, 4)``) as uint8 ``(height, width)``."""
+        return boxes_to_instance_map(boxes, height, width, **self.instance_map, hints=hints).view(np.uint8)
+
+    def _window_map(
+        self,
+        boxes: np.ndarray,
+        height: int,
+        width: int,
+        window: tuple[int, int, int, int],
+        hints: NeighbourHints | None,
+        hint_scale: float,
+    ) -> np.ndarray:
+        # the boxes are finite with x2 >= x1 (checked by _ensure_boxes, then moved by finite factors) and the
+        # instance-map settings were checked in __init__: no checks per sample
+        return window_map_unchecked(
+            boxes, int(height), int(width), window, self._max_half_size, self._separate, hints, hint_scale
+        )
+
+    def _heads(
+        self, points: Any, boxes: Any, height: int, width: int, cache: dict[str, Any] | None
+    ) -> tuple[np.ndarray, np.ndarray, NeighbourHints | None]:
+        """Points ``(N, 2)`` float32, checked boxes ``(N, 4)`` float32 and (window first, with a cache) their
+        neighbour hints; taken from ``cache`` when it holds them for these very ``points`` and ``boxes`` objects and
+        this image size, else made and stored there."""
+        if cache is not None:
+            entry = cache.get("heads")
+            if entry is not None and entry[0] is points and entry[1] is boxes and entry[2] == (height, width):
+                return entry[3], entry[4], entry[5]
+        pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+        bxs = _ensure_boxes(pts, boxes, height, width, self.head_size)
+        hints = None
+        if cache is not None:
+            # kept as they are (writable: read-only arrays would compile every kernel a second time); nothing here
+            # writes to them and no sample shares their memory
+            hints = neighbour_hints(bxs, HINT_CANDIDATES) if self.window_first else None
+            cache["heads"] = (points, boxes, (height, width), pts, bxs, hints)
+        return pts, bxs, hints
 
     def _window_first(
-        self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, mask: np.ndarray | None
+        self,
+        image: np.ndarray,
+        points: np.ndarray,
+        boxes: np.ndarray,
+        mask: np.ndarray | None,
+        hints: NeighbourHints | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The window-first pipeline: draw the scale, window and flips, resample the window, move the heads
         (:func:`iim.data._geometry.move_heads`), paint the instance map's window.
@@ -431,7 +491,7 @@ class CrowdTransform:
         )
         if mask is None:
             window = (frame_x, frame_y, frame_x + width, frame_y + height)
-            mask = boxes_to_instance_map(frame_boxes, sh, sw, window=window, **self.instance_map).view(np.uint8)
+            mask = self._window_map(frame_boxes, sh, sw, window, hints, min(kx, ky))
         else:
             mask = self._pixels(scale_crop, mask, params, flipped, scale_crop.mask_interpolation, scale_crop.fill_mask)
         out_image = self._pixels(scale_crop, image, params, flipped, scale_crop.interpolation, scale_crop.fill)
@@ -462,16 +522,33 @@ class CrowdTransform:
         scale_crop._resample(img, window, region, offset, interpolation, fill, out=scratch)
         return cv2.flip(scratch, 1).reshape(shape)
 
-    def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray | None = None) -> dict[str, Tensor]:
-        """Transform one image and its heads; see the class docstring for the output."""
+    def __call__(
+        self,
+        image: np.ndarray,
+        points: np.ndarray,
+        boxes: np.ndarray | None = None,
+        *,
+        cache: dict[str, Any] | None = None,
+    ) -> dict[str, Tensor]:
+        """Transform one image and its heads; see the class docstring for the output.
+
+        Args:
+            image: RGB uint8 :math:`(H, W, 3)`.
+            points: Head points :math:`(N, 2)`, pixels.
+            boxes: Head boxes :math:`(N, 4)` xyxy, or ``None`` (estimated from the points).
+            cache: A dict the caller keeps for this image across calls (:class:`~iim.data.CrowdDataset` keeps one
+                per record), or ``None``. The checked heads and, for the window-first pipeline, their neighbour
+                hints (:func:`iim.targets.neighbour_hints`: the instance map of every later sample is the same,
+                built faster) are made on the first call and reused while ``points`` and ``boxes`` are the same
+                objects (so do not modify them in place). About 90 bytes per head.
+        """
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"CrowdTransform: expected an RGB image (H, W, 3), got shape {image.shape}")
         height, width = image.shape[:2]
-        points = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-        boxes = _ensure_boxes(points, boxes, height, width, self.head_size)
-        mask = self._target(boxes, height, width) if self.target_mode == "original" else None
+        points, boxes, hints = self._heads(points, boxes, height, width, cache)
+        mask = self._target(boxes, height, width, hints) if self.target_mode == "original" else None
         if self.window_first:
-            out_image, points, boxes, ids, mask = self._window_first(image, points, boxes, mask)
+            out_image, points, boxes, ids, mask = self._window_first(image, points, boxes, mask, hints)
         else:
             out_image, ids = image, np.arange(len(points), dtype=np.int64)
             if self.geometric is not None:
@@ -480,6 +557,8 @@ class CrowdTransform:
                 mask = self._target(boxes, out_image.shape[0], out_image.shape[1])
             if self.crop is not None:
                 out_image, points, boxes, ids, mask = self._apply(self.crop, out_image, points, boxes, ids, mask)
+            # without geometry these are the caller's (or the cache's) arrays: samples get their own
+            points, boxes = np.array(points, dtype=np.float32), np.array(boxes, dtype=np.float32)
         assert mask is not None
         return {
             "image": _to_chw(out_image, source=image),

@@ -9,9 +9,11 @@ from iim.targets.head_size import estimate_head_sides, points_to_boxes
 from iim.targets.instance_map import (
     InstanceLayout,
     InstanceMode,
+    NeighbourHints,
     boxes_to_instance_labels,
     boxes_to_instance_map,
     instance_layout,
+    neighbour_hints,
 )
 from iim.targets.levels import LEVEL_BOUNDS, SigmasAndLevels, format_gt_loc_line, sigmas_and_levels
 
@@ -19,12 +21,14 @@ __all__ = [
     "LEVEL_BOUNDS",
     "InstanceLayout",
     "InstanceMode",
+    "NeighbourHints",
     "SigmasAndLevels",
     "boxes_to_instance_labels",
     "boxes_to_instance_map",
     "estimate_head_sides",
     "format_gt_loc_line",
     "instance_layout",
+    "neighbour_hints",
     "points_to_boxes",
     "sigmas_and_levels",
 ]

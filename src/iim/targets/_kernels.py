@@ -289,62 +289,196 @@ def _centre_grid(
 
 
 @njit(cache=True)
+def _grid_nearest(
+    i: int,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    k: int,
+    grid: tuple[int, int, int, int, int, np.ndarray, np.ndarray],
+    best_d: np.ndarray,
+    best_j: np.ndarray,
+) -> None:
+    """The ``k`` nearest heads of head ``i`` by (squared distance, index) into ``best_d``, ``best_j``, exactly.
+
+    The search grows ring by ring of grid cells (``grid`` from :func:`_centre_grid`) until every head not yet seen
+    is strictly farther than the ``k``-th found, so a tied head of lower index is never missed.
+    """
+    x0, y0, side, gw, gh, start, order = grid
+    qx = cx[i]
+    qy = cy[i]
+    ix = (qx - x0) // side
+    iy = (qy - y0) // side
+    found = 0
+    r = 0
+    while True:
+        for yy in range(max(iy - r, 0), min(iy + r, gh - 1) + 1):
+            step = 1 if r == 0 or yy == iy - r or yy == iy + r else 2 * r  # inner rows: the ring's two ends
+            for xx in range(ix - r, ix + r + 1, step):
+                if xx < 0 or xx >= gw:
+                    continue
+                c = yy * gw + xx
+                for t in range(start[c], start[c + 1]):
+                    j = order[t]
+                    dx = cx[j] - qx
+                    dy = cy[j] - qy
+                    d = dx * dx + dy * dy
+                    if found == k and (d > best_d[k - 1] or (d == best_d[k - 1] and j > best_j[k - 1])):
+                        continue
+                    pos = found if found < k else k - 1  # insertion by (distance, index)
+                    while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)):
+                        best_d[pos] = best_d[pos - 1]
+                        best_j[pos] = best_j[pos - 1]
+                        pos -= 1
+                    best_d[pos] = d
+                    best_j[pos] = j
+                    if found < k:
+                        found += 1
+        if ix - r <= 0 and iy - r <= 0 and ix + r >= gw - 1 and iy + r >= gh - 1:
+            break
+        # every head not seen yet lies outside the block of rings 0..r, so at least this far on one axis
+        gap = min(
+            qx - x0 - (ix - r) * side + 1,
+            x0 + (ix + r + 1) * side - qx,
+            qy - y0 - (iy - r) * side + 1,
+            y0 + (iy + r + 1) * side - qy,
+        )
+        if found == k and best_d[k - 1] < gap * gap:
+            break
+        r += 1
+
+
+@njit(cache=True)
 def neighbour_order(cx: np.ndarray, cy: np.ndarray, width: int) -> np.ndarray:
     """For each head, the ``width`` nearest heads (itself first), sorted by (squared distance, index); -1 pads.
 
-    Exact: integer squared distances, and the search around a head grows ring by ring of grid cells until every
-    head not yet seen is strictly farther than its last neighbour, so a tied head of lower index is never missed.
+    Exact: integer squared distances, searched on a grid (:func:`_grid_nearest`).
     """
     n = cx.shape[0]
     out = np.full((n, width), -1, dtype=np.int64)
     k = min(n, width)
     if k == 0:
         return out
-    x0, y0, side, gw, gh, start, order = _centre_grid(cx, cy, 2.0)
+    grid = _centre_grid(cx, cy, 2.0)
     best_d = np.empty(k, dtype=np.int64)
     best_j = np.empty(k, dtype=np.int64)
     for i in range(n):
+        _grid_nearest(i, cx, cy, k, grid, best_d, best_j)
+        for t in range(k):
+            out[i, t] = best_j[t]
+    return out
+
+
+# How far the difference of two truncated centres can be from the exact (scaled) difference: under 1 px per head
+# and axis from the truncation, so under 2 px per axis; plus the float32 rounding of boxes moved in float32 (a few
+# ulps of the coordinates: a constant, and a part relative to the largest coordinate, both with a wide margin).
+_TRUNCATION_SLACK = 2.0 * math.sqrt(2.0) + 0.05
+_ROUNDING_SLACK = 1e-5
+
+
+@njit(cache=True)
+def neighbour_hints(boxes: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per head of ``(N, 4)`` float64 boxes, its ``n_candidates`` nearest other heads and a lower bound on the
+    distance of any other.
+
+    Returns ``candidates`` ``(N, K)`` int32 (nearest first by truncated centres, ``-1`` pads, the head itself left
+    out) and ``reach`` ``(N,)`` float64: every head not listed is at least ``reach`` px from the head, measured
+    between the *exact* box centres ``((x1 + x2) / 2, (y1 + y2) / 2)`` (``inf`` where every other head is listed).
+    """
+    n = boxes.shape[0]
+    kc = n_candidates
+    cands = np.full((n, kc), -1, dtype=np.int32)
+    reach = np.full(n, np.inf)
+    if n == 0:
+        return cands, reach
+    cx, cy, _ = centres_and_half_sizes(boxes, 1)
+    # a truncated centre is within 1 px of the exact one on each axis, on the same side for centres >= 0 (int()
+    # rounds towards zero), so two differences differ by under 1 px per axis, or 2 px where signs are mixed
+    slack = math.sqrt(2.0)
+    for i in range(n):
+        if boxes[i, 0] + boxes[i, 2] < 0 or boxes[i, 1] + boxes[i, 3] < 0:
+            slack = 2.0 * math.sqrt(2.0)
+            break
+    order = neighbour_order(cx, cy, kc + 2)  # itself (or a head on the same centre) first, then the nearest
+    for i in range(n):
+        t = 0
+        for p in range(kc + 2):
+            j = order[i, p]
+            if j < 0 or j == i:
+                continue
+            if t < kc:
+                cands[i, t] = j
+                t += 1
+            else:
+                # the first head left out: the others are at least as far between truncated centres
+                dx = cx[j] - cx[i]
+                dy = cy[j] - cy[i]
+                reach[i] = math.sqrt(dx * dx + dy * dy) - slack
+                break
+    return cands, reach
+
+
+@njit(cache=True)
+def neighbour_order_hinted(
+    cx: np.ndarray, cy: np.ndarray, width: int, cands: np.ndarray, reach: np.ndarray, scale: float
+) -> np.ndarray:
+    """:func:`neighbour_order`, from hints (:func:`neighbour_hints`) made for the same heads at another scale.
+
+    The heads' boxes must be those the hints were made for, moved by ``x -> a x + b``, ``y -> c y + d`` with
+    ``|a|, |c| >= scale`` (a scale, a flip, a shift). Each head ranks itself and its candidates; that is its exact
+    answer when its ``width``-th distance is below the bound on every head not listed (``reach`` scaled, less the
+    truncation of both centres), and otherwise (rare: in the densest clusters) the head is searched on the grid.
+    The result is always that of :func:`neighbour_order`.
+    """
+    n = cx.shape[0]
+    out = np.full((n, width), -1, dtype=np.int64)
+    k = min(n, width)
+    if k == 0:
+        return out
+    kc = cands.shape[1]
+    best_d = np.empty(k, dtype=np.int64)
+    best_j = np.empty(k, dtype=np.int64)
+    grid_built = False
+    grid = (0, 0, 1, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    largest = 0
+    for i in range(n):
+        largest = max(largest, abs(cx[i]), abs(cy[i]))
+    slack = _TRUNCATION_SLACK + _ROUNDING_SLACK * (largest + 1)
+    for i in range(n):
         qx = cx[i]
         qy = cy[i]
-        ix = (qx - x0) // side
-        iy = (qy - y0) // side
-        found = 0
-        r = 0
-        while True:
-            for yy in range(max(iy - r, 0), min(iy + r, gh - 1) + 1):
-                step = 1 if r == 0 or yy == iy - r or yy == iy + r else 2 * r  # inner rows: the ring's two ends
-                for xx in range(ix - r, ix + r + 1, step):
-                    if xx < 0 or xx >= gw:
-                        continue
-                    c = yy * gw + xx
-                    for t in range(start[c], start[c + 1]):
-                        j = order[t]
-                        dx = cx[j] - qx
-                        dy = cy[j] - qy
-                        d = dx * dx + dy * dy
-                        if found == k and (d > best_d[k - 1] or (d == best_d[k - 1] and j > best_j[k - 1])):
-                            continue
-                        pos = found if found < k else k - 1  # insertion by (distance, index)
-                        while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)):
-                            best_d[pos] = best_d[pos - 1]
-                            best_j[pos] = best_j[pos - 1]
-                            pos -= 1
-                        best_d[pos] = d
-                        best_j[pos] = j
-                        if found < k:
-                            found += 1
-            if ix - r <= 0 and iy - r <= 0 and ix + r >= gw - 1 and iy + r >= gh - 1:
+        best_d[0] = 0
+        best_j[0] = i
+        found = 1
+        for p in range(kc):
+            j = cands[i, p]
+            if j < 0:
                 break
-            # every head not seen yet lies outside the block of rings 0..r, so at least this far on one axis
-            gap = min(
-                qx - x0 - (ix - r) * side + 1,
-                x0 + (ix + r + 1) * side - qx,
-                qy - y0 - (iy - r) * side + 1,
-                y0 + (iy + r + 1) * side - qy,
-            )
-            if found == k and best_d[k - 1] < gap * gap:
-                break
-            r += 1
+            dx = cx[j] - qx
+            dy = cy[j] - qy
+            d = dx * dx + dy * dy
+            if found == k and (d > best_d[k - 1] or (d == best_d[k - 1] and j > best_j[k - 1])):
+                continue
+            pos = found if found < k else k - 1
+            while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)):
+                best_d[pos] = best_d[pos - 1]
+                best_j[pos] = best_j[pos - 1]
+                pos -= 1
+            best_d[pos] = d
+            best_j[pos] = j
+            if found < k:
+                found += 1
+        exact = False
+        if found == k:
+            if reach[i] == np.inf:
+                exact = True
+            else:
+                bound = scale * reach[i] - slack
+                exact = bound > 0 and best_d[k - 1] < bound * bound
+        if not exact:
+            if not grid_built:
+                grid = _centre_grid(cx, cy, 2.0)
+                grid_built = True
+            _grid_nearest(i, cx, cy, k, grid, best_d, best_j)
         for t in range(k):
             out[i, t] = best_j[t]
     return out
@@ -481,18 +615,30 @@ def drop_clashing(cx: np.ndarray, cy: np.ndarray, rects: np.ndarray, kept: np.nd
 
 @njit(cache=True)
 def layout(
-    boxes: np.ndarray, max_half_size: int, height: int, width: int, separate_heads: bool
+    boxes: np.ndarray,
+    max_half_size: int,
+    height: int,
+    width: int,
+    separate_heads: bool,
+    hint_candidates: np.ndarray,
+    hint_reach: np.ndarray,
+    hint_scale: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centres, shrunk half-sizes, painted rectangles and kept flags of ``(N, 4)`` float64 boxes.
 
     The steps of :func:`iim.targets.instance_layout` in one call (the per-call overhead of the separate kernels and
     of their small intermediate arrays was a third of the cost on a few hundred heads): centres and capped
     half-sizes, the greedy shrink against the nearest neighbours, the clipped rectangles, and with
-    ``separate_heads`` the cut of touching pairs (clashing heads dropped first).
+    ``separate_heads`` the cut of touching pairs (clashing heads dropped first). The neighbours come from
+    :func:`neighbour_order_hinted` when hints for the N heads are given (``hint_candidates`` with N rows), else
+    from :func:`neighbour_order`; the result is the same.
     """
     n = boxes.shape[0]
     cx, cy, wh = centres_and_half_sizes(boxes, max_half_size)
-    if n:
+    if n and hint_candidates.shape[0] == n:
+        order = neighbour_order_hinted(cx, cy, ORDER_WIDTH, hint_candidates, hint_reach, hint_scale)
+        greedy_shrink(cx, cy, wh, order)
+    elif n:
         greedy_shrink(cx, cy, wh, neighbour_order(cx, cy, ORDER_WIDTH))
     rects, kept = layout_rects(cx, cy, wh, height, width)
     if separate_heads and n > 1:

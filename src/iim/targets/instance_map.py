@@ -54,14 +54,16 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from iim.targets import _kernels
-from iim.targets._checks import as_boxes, check_positive_int
+from iim.targets._checks import as_boxes, check_positive_float, check_positive_int
 
 __all__ = [
     "InstanceLayout",
     "InstanceMode",
+    "NeighbourHints",
     "boxes_to_instance_labels",
     "boxes_to_instance_map",
     "instance_layout",
+    "neighbour_hints",
 ]
 
 InstanceMode = Literal["separate", "original"]
@@ -93,6 +95,77 @@ class InstanceLayout(NamedTuple):
     kept: np.ndarray
 
 
+class NeighbourHints(NamedTuple):
+    """Each head's nearest neighbours, found once, to build instance maps of the same heads rescaled many times.
+
+    The layout ranks every head's 4 (+1) nearest neighbours; a training pipeline builds it anew for every random
+    scale of the same image. With hints made once from the image's own boxes (:func:`neighbour_hints`), each head
+    only ranks its listed candidates, and keeps that answer when it is provably exact: when its farthest needed
+    neighbour is nearer than ``reach`` times the scale, less what the truncation of the centres can move, no head
+    left out can come closer. Heads where that does not hold (the densest clusters) are searched as without hints,
+    so a map built with hints is always identical to one built without.
+
+    Attributes:
+        candidates: The nearest other heads of each head, nearest first (``-1`` pads; the head itself not listed).
+        reach: Every head not listed is at least this far (px, between exact box centres; ``inf``: none is left
+            out).
+
+    Shape:
+        - candidates: :math:`(N, K)` int32
+        - reach: :math:`(N,)` float64
+    """
+
+    candidates: np.ndarray
+    reach: np.ndarray
+
+
+def neighbour_hints(boxes: np.ndarray, n_candidates: int = 16) -> NeighbourHints:
+    """:class:`NeighbourHints` for ``boxes``: each head's ``n_candidates`` nearest heads and its reach.
+
+    Pass them with boxes moved from these by a scale (per axis), a flip and a shift (e.g. a random scale and crop):
+    ``boxes_to_instance_map(moved, ..., hints=hints, hint_scale=s)`` with ``s`` at most the absolute scale on each
+    axis. 16 candidates leave 0.3 % of the heads of ShanghaiTech Part A to the full search at scales 0.8-1.2.
+
+    Args:
+        boxes: Head boxes ``x1, y1, x2, y2`` in pixels.
+        n_candidates: Candidates kept per head (memory: 4 bytes each).
+
+    Raises:
+        ValueError: If ``boxes`` is malformed (see :func:`instance_layout`) or ``n_candidates`` not a positive int.
+
+    Shape:
+        - boxes: :math:`(N, 4)` xyxy pixels
+        - output: see :class:`NeighbourHints`
+    """
+    b = as_boxes(boxes, "neighbour_hints")
+    k = check_positive_int(n_candidates, "neighbour_hints", "n_candidates")
+    return NeighbourHints(*_kernels.neighbour_hints(b, k))
+
+
+_NO_CANDIDATES = np.zeros((0, 1), dtype=np.int32)
+_NO_REACH = np.zeros(0, dtype=np.float64)
+
+
+def _check_hints(hints: object, hint_scale: object, n: int, fn: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """The hints' arrays as the kernels take them, checked against ``n`` heads (no hints: empty arrays)."""
+    if hints is None:
+        return _NO_CANDIDATES, _NO_REACH, 1.0
+    if not isinstance(hints, NeighbourHints):
+        raise ValueError(f"{fn}: `hints` must be NeighbourHints (from neighbour_hints), got {type(hints).__name__}")
+    scale = check_positive_float(hint_scale, fn, "hint_scale")
+    cands = np.ascontiguousarray(hints.candidates, dtype=np.int32)
+    reach = np.ascontiguousarray(hints.reach, dtype=np.float64)
+    if cands.ndim != 2 or cands.shape[0] != n or cands.shape[1] < 1 or reach.shape != (n,):
+        raise ValueError(
+            f"{fn}: `hints` are for other heads: candidates {cands.shape} and reach {reach.shape}, expected (N, K) "
+            f"and (N,) with N = {n} boxes"
+        )
+    own = np.arange(n, dtype=np.int32)[:, None]
+    if n and (cands.min() < -1 or cands.max() >= n or (cands == own).any() or np.isnan(reach).any()):
+        raise ValueError(f"{fn}: `hints` are malformed (candidates must be other heads' indices or -1; reach a number)")
+    return cands, reach, scale
+
+
 def _neighbour_order(cx: np.ndarray, cy: np.ndarray, width: int) -> np.ndarray:
     """For each head, the ``width`` nearest heads (itself first), sorted by (squared distance, index); -1 pads.
 
@@ -115,6 +188,8 @@ def instance_layout(
     max_half_size: int = 25,
     *,
     mode: InstanceMode = "separate",
+    hints: NeighbourHints | None = None,
+    hint_scale: float = 1.0,
 ) -> InstanceLayout:
     """Per-head rectangles of the independent instance map (see the module docstring for the algorithm).
 
@@ -127,24 +202,36 @@ def instance_layout(
             UCF-QNRF and JHU-Crowd++ (as the original; the ``mask_50_60`` / ``mask_30_60`` folders).
         mode: ``"separate"`` (default) guarantees one 4-connected component per kept head; ``"original"`` is the
             original code's map, where dense heads may merge.
+        hints: :func:`neighbour_hints` of the boxes these were moved from (faster; the same result), or ``None``.
+        hint_scale: The smallest absolute scale, over both axes, from the hinted boxes to ``boxes``.
 
     Returns:
         An :class:`InstanceLayout` (centres, shrunk half-sizes, painted rectangles, kept flags).
 
     Raises:
         ValueError: If ``boxes`` is not ``(N, 4)``, has NaN/inf or a negative size, if ``height``, ``width`` or
-            ``max_half_size`` is not a positive integer, or if ``mode`` is unknown.
+            ``max_half_size`` is not a positive integer, if ``mode`` is unknown, or if ``hints`` are not for
+            ``len(boxes)`` heads.
 
     Shape:
         - boxes: :math:`(N, 4)` xyxy pixels
         - output: see :class:`InstanceLayout`
     """
-    cx, cy, wh, rects, kept = _checked_layout(boxes, height, width, max_half_size, mode, "instance_layout")
+    cx, cy, wh, rects, kept = _checked_layout(
+        boxes, height, width, max_half_size, mode, "instance_layout", hints, hint_scale
+    )
     return InstanceLayout(np.stack([cx, cy], axis=1), wh, rects, kept)
 
 
 def _checked_layout(
-    boxes: object, height: object, width: object, max_half_size: object, mode: object, fn: str
+    boxes: object,
+    height: object,
+    width: object,
+    max_half_size: object,
+    mode: object,
+    fn: str,
+    hints: object = None,
+    hint_scale: object = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Check the arguments, then the compiled layout: centres x, y, half-sizes, rectangles, kept flags."""
     b = as_boxes(boxes, fn)
@@ -153,7 +240,8 @@ def _checked_layout(
     max_half_size = check_positive_int(max_half_size, fn, "max_half_size")
     if mode not in _MODES:
         raise ValueError(f"{fn}: `mode` must be one of {_MODES}, got {mode!r}")
-    return _kernels.layout(b, max_half_size, height, width, mode == "separate")
+    cands, reach, scale = _check_hints(hints, hint_scale, len(b), fn)
+    return _kernels.layout(b, max_half_size, height, width, mode == "separate", cands, reach, scale)
 
 
 def _layout_rects(
@@ -161,6 +249,34 @@ def _layout_rects(
 ) -> np.ndarray:
     """The painted rectangles ``(N, 4)`` of the layout."""
     return _checked_layout(boxes, height, width, max_half_size, mode, fn)[3]
+
+
+def window_map_unchecked(
+    boxes: np.ndarray,
+    height: int,
+    width: int,
+    window: tuple[int, int, int, int],
+    max_half_size: int,
+    separate_heads: bool,
+    hints: NeighbourHints | None,
+    hint_scale: float,
+) -> np.ndarray:
+    """:func:`boxes_to_instance_map`'s ``window`` as uint8, for callers whose arguments are valid by construction.
+
+    No checks (each costs as much as a small part of the map): ``boxes`` C-contiguous float64, finite, ``x2 >= x1``
+    and ``y2 >= y1``; ``height``, ``width``, ``max_half_size`` positive ints; ``window`` non-empty; ``hints`` made by
+    :func:`neighbour_hints` for these heads, or ``None``. :class:`iim.data.CrowdTransform` builds its targets here.
+
+    Shape:
+        - boxes: :math:`(N, 4)` float64 xyxy pixels
+        - output: :math:`(y_1 - y_0, x_1 - x_0)` uint8 in {0, 1}
+    """
+    cands, reach = (hints.candidates, hints.reach) if hints is not None else (_NO_CANDIDATES, _NO_REACH)
+    rects = _kernels.layout(boxes, max_half_size, height, width, separate_heads, cands, reach, hint_scale)[3]
+    x0, y0, x1, y1 = window
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    _kernels.paint_window(mask, rects, x0, y0)
+    return mask
 
 
 def boxes_to_instance_map(
@@ -171,6 +287,8 @@ def boxes_to_instance_map(
     *,
     mode: InstanceMode = "separate",
     window: tuple[int, int, int, int] | None = None,
+    hints: NeighbourHints | None = None,
+    hint_scale: float = 1.0,
 ) -> np.ndarray:
     """The independent instance map (IIM's binary training target) of one image, or a window of it.
 
@@ -184,6 +302,8 @@ def boxes_to_instance_map(
             i.e. ``full[y0:y1, x0:x1]`` where the window may reach outside the map (those pixels are ``False``).
             The layout is still computed over the whole ``height`` x ``width`` image with every box, so the window
             is exactly the crop of the full map, without painting (or allocating) the rest. ``None``: the whole map.
+        hints: :func:`neighbour_hints` of the boxes these were moved from (faster; the same map), or ``None``.
+        hint_scale: The smallest absolute scale, over both axes, from the hinted boxes to ``boxes``.
 
     Returns:
         ``True`` on heads. Empty ``boxes`` give an all-``False`` map.
@@ -202,7 +322,8 @@ def boxes_to_instance_map(
         >>> boxes_to_instance_map([[10, 10, 30, 30]], 100, 100, window=(-5, 20, 15, 40)).sum(axis=0)[:16].tolist()
         [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]
     """
-    rects = _layout_rects(boxes, height, width, max_half_size, mode, "boxes_to_instance_map")
+    fn = "boxes_to_instance_map"
+    rects = _checked_layout(boxes, height, width, max_half_size, mode, fn, hints, hint_scale)[3]
     if window is None:
         x0, y0, x1, y1 = 0, 0, int(width), int(height)
     else:
