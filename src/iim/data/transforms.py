@@ -30,7 +30,6 @@ Evaluation samples keep the whole image (tiled inference handles any size).
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -331,7 +330,6 @@ class CrowdTransform:
             # cost as much as the flip).
             self.geometric = A.Compose(geometric, seed=seed, is_check_shapes=False)
             self.crop = None
-            self._local = threading.local()  # per thread: reused resampling buffers of flipped samples
         else:
             params = {
                 "keypoint_params": A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
@@ -351,16 +349,6 @@ class CrowdTransform:
         settings = {**_MAP_DEFAULTS, **self.instance_map}
         self._max_half_size = int(settings["max_half_size"])
         self._separate = settings["mode"] == "separate"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_local", None)  # thread-local buffers: not picklable, and made again where needed
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if self.window_first:
-            self._local = threading.local()
 
     def set_random_seed(self, seed: int) -> None:
         """Reseed the augmentation (called per DataLoader worker so that workers differ yet runs repeat)."""
@@ -451,7 +439,7 @@ class CrowdTransform:
 
         The parameters are drawn by the transforms themselves, from the RNG that ``Compose`` seeded, in the order
         and with the draws of a ``Compose`` call (:func:`_draw`), so samples are those of calling it; the pixels go
-        straight to OpenCV (a flipped sample is resampled into a reused buffer, then flipped into its output) and
+        straight to OpenCV (a flipped sample is resampled into its output, then flipped in place) and
         the heads through one compiled pass instead of albumentations' per-call bookkeeping.
         """
         assert self.geometric is not None
@@ -511,16 +499,10 @@ class CrowdTransform:
         if not params:
             return cv2.flip(img, 1).reshape(img.shape) if flipped else img
         window, region, offset = params["window"], params["region"], params["offset"]
-        if not flipped:
-            return scale_crop._resample(img, window, region, offset, interpolation, fill)
-        shape = (*scale_crop.size, *img.shape[2:])
-        key = (shape, img.dtype.str)
-        buffers = self._local.__dict__.setdefault("buffers", {})  # one set per thread: calls may run concurrently
-        scratch = buffers.get(key)
-        if scratch is None:
-            scratch = buffers[key] = np.empty(shape, dtype=img.dtype)
-        scale_crop._resample(img, window, region, offset, interpolation, fill, out=scratch)
-        return cv2.flip(scratch, 1).reshape(shape)
+        out = scale_crop._resample(img, window, region, offset, interpolation, fill)
+        if flipped:  # in place: OpenCV's horizontal flip swaps from both ends of each row
+            cv2.flip(out, 1, dst=out)
+        return out
 
     def __call__(
         self,
