@@ -87,8 +87,7 @@ def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
         (transforms_module, "_draw", "draw scale, window, flip"),
         (transforms_module.RandomScaleCrop, "_resample", "image: resample the window"),
         (transforms_module.CrowdTransform, "_pixels", "image: resample + flip (total)"),
-        (geometry_module, "move_heads", "heads: move, flip, keep (compiled)"),
-        (transforms_module, "window_map_unchecked", "instance map (crop window)"),
+        (geometry_module, "heads_and_map", "heads moved + instance map (compiled)"),
         (transforms_module, "_to_chw", "image: HWC -> CHW view"),
         (transforms_module.CrowdTransform, "__call__", "transform (total)"),
     ]
@@ -110,7 +109,7 @@ def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
     med["image: flip (pixels - resample)"] = med["image: resample + flip (total)"] - med["image: resample the window"]
     parts = ("heads: checked boxes, hints (cached per image)", "draw scale, window, flip")
     parts += ("image: resample + flip (total)",)
-    parts += ("heads: move, flip, keep (compiled)", "instance map (crop window)", "image: HWC -> CHW view")
+    parts += ("heads moved + instance map (compiled)", "image: HWC -> CHW view")
     med["python glue (transform - parts)"] = med["transform (total)"] - sum(med.get(k, 0.0) for k in parts)
     return med
 

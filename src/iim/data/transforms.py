@@ -43,7 +43,6 @@ from torch import Tensor
 
 from iim.data import _geometry
 from iim.targets import NeighbourHints, boxes_to_instance_map, neighbour_hints, points_to_boxes
-from iim.targets.instance_map import window_map_unchecked
 
 __all__ = ["CrowdTransform", "RandomScaleCrop", "eval_transform", "train_transform"]
 
@@ -51,6 +50,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 # Neighbour candidates per head kept in a per-image cache (see ``CrowdTransform.__call__``): 16 leave 0.3 % of the
 # heads of ShanghaiTech Part A to the full neighbour search at scales 0.8-1.2 (64 bytes per head).
 HINT_CANDIDATES = 16
+_NO_CANDIDATES = np.zeros((0, 1), dtype=np.int32)  # no hints: the compiled layout searches every head's neighbours
+_NO_REACH = np.zeros(0, dtype=np.float64)
 _MAP_DEFAULTS = {
     name: p.default
     for name, p in inspect.signature(boxes_to_instance_map).parameters.items()
@@ -89,6 +90,15 @@ def _draw(transform: A.BasicTransform, data: dict[str, Any]) -> dict[str, Any]:
         params.update(transform.get_params_dependent_on_data(params, data))
         transform.params = params
     return transform.params
+
+
+class _Shape:
+    """Stands in for an image where a transform's parameter draws read only its ``shape``."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
 
 
 def _fill_array(fill: float | Sequence[float], dtype: np.dtype, channels: int) -> np.ndarray:
@@ -391,21 +401,6 @@ class CrowdTransform:
         """The whole instance map of ``boxes`` (``(N, 4)``) as uint8 ``(height, width)``."""
         return boxes_to_instance_map(boxes, height, width, **self.instance_map, hints=hints).view(np.uint8)
 
-    def _window_map(
-        self,
-        boxes: np.ndarray,
-        height: int,
-        width: int,
-        window: tuple[int, int, int, int],
-        hints: NeighbourHints | None,
-        hint_scale: float,
-    ) -> np.ndarray:
-        # the boxes are finite with x2 >= x1 (checked by _ensure_boxes, then moved by finite factors) and the
-        # instance-map settings were checked in __init__: no checks per sample
-        return window_map_unchecked(
-            boxes, int(height), int(width), window, self._max_half_size, self._separate, hints, hint_scale
-        )
-
     def _heads(
         self, points: Any, boxes: Any, height: int, width: int, cache: dict[str, Any] | None
     ) -> tuple[np.ndarray, np.ndarray, NeighbourHints | None]:
@@ -416,7 +411,7 @@ class CrowdTransform:
             entry = cache.get("heads")
             if entry is not None and entry[0] is points and entry[1] is boxes and entry[2] == (height, width):
                 return entry[3], entry[4], entry[5]
-        pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+        pts = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 2)
         bxs = _ensure_boxes(pts, boxes, height, width, self.head_size)
         hints = None
         if cache is not None:
@@ -455,15 +450,16 @@ class CrowdTransform:
         shape = (height, width, *image.shape[2:])
         flipped = False
         for flip in flips:  # an A.HorizontalFlip each (checked in __init__); an even number cancels out
-            flipped ^= bool(_draw(flip, {"image": np.broadcast_to(image[:1, :1], shape)}))  # its shape only
+            flipped ^= bool(_draw(flip, {"image": _Shape(shape)}))  # a flip's draws read the shape only
         # where output pixel (0, 0) sits in the scaled (and possibly flipped) image
         frame_x, frame_y = wx0 - ox, wy0 - oy
         if flipped:
             frame_x = sw - width - frame_x
         kx, ky = scale_crop._factors((wx0, wy0, wx1, wy1), region) if params else (1.0, 1.0)
-        frame_boxes, pts, bxs, ids = _geometry.move_heads(
-            np.ascontiguousarray(points, dtype=np.float32),
-            np.ascontiguousarray(boxes, dtype=np.float32),
+        cands, reach = (hints.candidates, hints.reach) if hints is not None else (_NO_CANDIDATES, _NO_REACH)
+        new_mask, pts, bxs, ids = _geometry.heads_and_map(
+            points,
+            boxes,
             bool(params),
             int(region[0]),
             int(region[1]),
@@ -476,10 +472,17 @@ class CrowdTransform:
             int(frame_y),
             int(width),
             int(height),
+            int(sh),
+            int(sw),
+            mask is None,
+            self._max_half_size,
+            self._separate,
+            cands,
+            reach,
+            float(min(kx, ky)),
         )
         if mask is None:
-            window = (frame_x, frame_y, frame_x + width, frame_y + height)
-            mask = self._window_map(frame_boxes, sh, sw, window, hints, min(kx, ky))
+            mask = new_mask
         else:
             mask = self._pixels(scale_crop, mask, params, flipped, scale_crop.mask_interpolation, scale_crop.fill_mask)
         out_image = self._pixels(scale_crop, image, params, flipped, scale_crop.interpolation, scale_crop.fill)

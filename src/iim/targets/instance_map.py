@@ -251,34 +251,6 @@ def _layout_rects(
     return _checked_layout(boxes, height, width, max_half_size, mode, fn)[3]
 
 
-def window_map_unchecked(
-    boxes: np.ndarray,
-    height: int,
-    width: int,
-    window: tuple[int, int, int, int],
-    max_half_size: int,
-    separate_heads: bool,
-    hints: NeighbourHints | None,
-    hint_scale: float,
-) -> np.ndarray:
-    """:func:`boxes_to_instance_map`'s ``window`` as uint8, for callers whose arguments are valid by construction.
-
-    No checks (each costs as much as a small part of the map): ``boxes`` C-contiguous float64, finite, ``x2 >= x1``
-    and ``y2 >= y1``; ``height``, ``width``, ``max_half_size`` positive ints; ``window`` non-empty; ``hints`` made by
-    :func:`neighbour_hints` for these heads, or ``None``. :class:`iim.data.CrowdTransform` builds its targets here.
-
-    Shape:
-        - boxes: :math:`(N, 4)` float64 xyxy pixels
-        - output: :math:`(y_1 - y_0, x_1 - x_0)` uint8 in {0, 1}
-    """
-    cands, reach = (hints.candidates, hints.reach) if hints is not None else (_NO_CANDIDATES, _NO_REACH)
-    rects = _kernels.layout(boxes, max_half_size, height, width, separate_heads, cands, reach, hint_scale)[3]
-    x0, y0, x1, y1 = window
-    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    _kernels.paint_window(mask, rects, x0, y0)
-    return mask
-
-
 def boxes_to_instance_map(
     boxes: np.ndarray,
     height: int,
