@@ -453,3 +453,6 @@ def test_dataset_with_and_without_the_head_cache():
             a, b = with_cache[i], without[i]
             assert all(torch.equal(a[k], b[k]) for k in ("image", "instance_map", "points", "boxes", "head_ids"))
     assert len(with_cache._heads) == len(records) and not without._heads
+    source = SyntheticSource(train=2, val=1, test=1, height=64, width=64, seed=2)
+    dm = CrowdDataModule(source, train_transform(crop_size=(32, 32)), eval_transform(), cache_heads=False)
+    assert dm.dataset("train").cache_heads is False and dm.dataset("val").cache_heads is False

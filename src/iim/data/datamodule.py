@@ -62,6 +62,9 @@ class CrowdDataModule(pl.LightningDataModule):
             FDST setting of 1,000) instead of one pass over the data.
         pin_memory: Pin host memory (for GPU training).
         drop_last: Drop the last incomplete training batch (True, as the original).
+        cache_heads: Keep per image, in each worker, its checked head boxes and the neighbour hints that make every
+            later instance map faster (the same maps; about 90 bytes per head: 15 MB for ShanghaiTech Part A,
+            about 120 MB for NWPU-Crowd's training set). ``False`` keeps nothing between samples.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class CrowdDataModule(pl.LightningDataModule):
         samples_per_epoch: int | None = None,
         pin_memory: bool = False,
         drop_last: bool = True,
+        cache_heads: bool = True,
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1 or num_workers < 0:
@@ -103,6 +107,7 @@ class CrowdDataModule(pl.LightningDataModule):
         self.samples_per_epoch = samples_per_epoch
         self.pin_memory = pin_memory
         self.drop_last = drop_last
+        self.cache_heads = cache_heads
         self._datasets: dict[str, CrowdDataset] = {}
 
     @property
@@ -119,7 +124,8 @@ class CrowdDataModule(pl.LightningDataModule):
             if stage not in self.splits:
                 raise ValueError(f"CrowdDataModule: unknown stage {stage!r}; choose one of {sorted(self.splits)}")
             transform = self.train_transform if stage == "train" else self.eval_transform
-            self._datasets[stage] = CrowdDataset(self.source.read(self.splits[stage]), transform)
+            records = self.source.read(self.splits[stage])
+            self._datasets[stage] = CrowdDataset(records, transform, cache_heads=self.cache_heads)
         return self._datasets[stage]
 
     def setup(self, stage: str | None = None) -> None:

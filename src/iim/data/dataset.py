@@ -25,7 +25,7 @@ class CrowdDataset(Dataset):
         cache_heads: Keep, per record (in each worker), what the transform makes once per image: the checked
             boxes and the neighbour hints that speed up every later instance map (the same maps; see
             :meth:`CrowdTransform.__call__ <iim.data.transforms.CrowdTransform.__call__>`), about 90 bytes per
-            head (20 MB for ShanghaiTech Part A, 110 MB for NWPU-Crowd's training set). ``False``: nothing kept.
+            head (15 MB for ShanghaiTech Part A, about 120 MB for NWPU-Crowd's training set). ``False``: nothing kept.
 
     Each item is a dict: ``image`` :math:`(3, H, W)` uint8, ``instance_map`` :math:`(1, H, W)` uint8,
     ``points`` :math:`(N, 2)`, ``boxes`` :math:`(N, 4)`, ``head_ids`` :math:`(N,)`, ``image_id`` (str) and ``meta``
