@@ -44,6 +44,11 @@ the original's default argsort changes 192 of 540,000 pixels against the stable 
 (``benchmarks/bench_targets.py``). Two more deviations: where a head's neighbour list has no entry after the 4th
 (fewer than 6 heads) the next-neighbour rule is skipped (the original raises ``IndexError`` there), and the rule's
 switch ``human_num >= 3`` reads the number of boxes.
+
+Rescaled copies of one image (training's random scales): :func:`neighbour_hints` finds each head's nearest
+candidates once; a map built with them (``hints=``, ``hint_scale=``) ranks only those where that is provably exact
+and searches the rest as before, so it equals the map built without (on ShanghaiTech Part A the neighbour search
+goes from 0.2 to 0.03 ms per 512 x 1024 sample; :class:`iim.data.CrowdDataset` keeps the hints per image).
 """
 
 from __future__ import annotations
