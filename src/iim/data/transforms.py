@@ -429,8 +429,9 @@ class CrowdTransform:
         mask: np.ndarray | None,
         hints: NeighbourHints | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The window-first pipeline: draw the scale, window and flips, resample the window, move the heads
-        (:func:`iim.data._geometry.move_heads`), paint the instance map's window.
+        """The window-first pipeline: draw the scale, window and flips, move the heads and paint the instance map's
+        window (one compiled call, :func:`iim.data._geometry.heads_and_map`, with the image's neighbour ``hints``
+        if given), resample the window.
 
         The parameters are drawn by the transforms themselves, from the RNG that ``Compose`` seeded, in the order
         and with the draws of a ``Compose`` call (:func:`_draw`), so samples are those of calling it; the pixels go
