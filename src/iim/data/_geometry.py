@@ -131,18 +131,7 @@ def move_heads(
 def heads_and_map(
     points: np.ndarray,
     boxes: np.ndarray,
-    scaled: bool,
-    rx0: int,
-    ry0: int,
-    kx: float,
-    ky: float,
-    ox: int,
-    oy: int,
-    flip_width: int,
-    frame_x: int,
-    frame_y: int,
-    width: int,
-    height: int,
+    geometry: tuple,
     scaled_h: int,
     scaled_w: int,
     build_map: bool,
@@ -154,23 +143,23 @@ def heads_and_map(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`move_heads`, then the output's window of the instance map of the scaled image, in one call.
 
-    The map is :func:`iim.targets.boxes_to_instance_map` of every head's frame box at the scaled size
-    ``scaled_h`` x ``scaled_w``, cropped to the output's window (``frame_x``, ``frame_y``, ``width`` x ``height``),
-    built by the same kernels without its argument checks: the boxes are finite with ``x2 >= x1`` by construction
-    (checked by ``fix_boxes``, then moved by finite factors) and the settings were checked when the transform was
-    made. With hints (``hint_candidates`` with a row per head; else an empty array) the neighbours come from them
+    ``geometry`` holds :func:`move_heads`' arguments after ``points`` and ``boxes`` (``scaled`` ... ``height``). The
+    map is :func:`iim.targets.boxes_to_instance_map` of every head's frame box at the scaled size ``scaled_h`` x
+    ``scaled_w``, cropped to the output's window (at ``frame_x``, ``frame_y``, ``width`` x ``height``), built by the
+    same kernels without its argument checks: the boxes are finite with ``x2 >= x1`` by construction (checked by
+    ``fix_boxes``, then moved by finite factors) and the settings were checked when the transform was made. With
+    hints (``hint_candidates`` with a row per head; else an empty array) the neighbours come from them
     (:func:`iim.targets.neighbour_hints`, ``hint_scale`` the smaller of the two factors). Returns the map
     ``(height, width)`` uint8 (``(0, 0)`` when ``build_map`` is false), then what :func:`move_heads` returns for
     the kept heads.
     """
-    frame, pts, bxs, ids = move_heads(
-        points, boxes, scaled, rx0, ry0, kx, ky, ox, oy, flip_width, frame_x, frame_y, width, height
-    )
+    frame, pts, bxs, ids = move_heads(points, boxes, *geometry)
     if not build_map:
         return np.zeros((0, 0), dtype=np.uint8), pts, bxs, ids
     rects = target_kernels.layout(
         frame, max_half_size, scaled_h, scaled_w, separate_heads, hint_candidates, hint_reach, hint_scale
     )[3]
+    frame_x, frame_y, width, height = geometry[8], geometry[9], geometry[10], geometry[11]
     mask = np.zeros((height, width), dtype=np.uint8)
     target_kernels.paint_window(mask, rects, frame_x, frame_y)
     return mask, pts, bxs, ids

@@ -458,9 +458,7 @@ class CrowdTransform:
             frame_x = sw - width - frame_x
         kx, ky = scale_crop._factors((wx0, wy0, wx1, wy1), region) if params else (1.0, 1.0)
         cands, reach = (hints.candidates, hints.reach) if hints is not None else (_NO_CANDIDATES, _NO_REACH)
-        new_mask, pts, bxs, ids = _geometry.heads_and_map(
-            points,
-            boxes,
+        geometry = (
             bool(params),
             int(region[0]),
             int(region[1]),
@@ -473,6 +471,11 @@ class CrowdTransform:
             int(frame_y),
             int(width),
             int(height),
+        )
+        new_mask, pts, bxs, ids = _geometry.heads_and_map(
+            points,
+            boxes,
+            geometry,
             int(sh),
             int(sw),
             mask is None,

@@ -289,6 +289,22 @@ def _centre_grid(
 
 
 @njit(cache=True)
+def _offer(d: int, j: int, found: int, k: int, best_d: np.ndarray, best_j: np.ndarray) -> int:
+    """Offer head ``j`` at squared distance ``d`` to the ``found`` best of at most ``k``, kept sorted by
+    (distance, index) in ``best_d``, ``best_j``; returns how many are kept now."""
+    if found == k and (d > best_d[k - 1] or (d == best_d[k - 1] and j > best_j[k - 1])):
+        return found
+    pos = found if found < k else k - 1  # insertion by (distance, index)
+    while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)):
+        best_d[pos] = best_d[pos - 1]
+        best_j[pos] = best_j[pos - 1]
+        pos -= 1
+    best_d[pos] = d
+    best_j[pos] = j
+    return found + 1 if found < k else found
+
+
+@njit(cache=True)
 def _grid_nearest(
     i: int,
     cx: np.ndarray,
@@ -321,18 +337,7 @@ def _grid_nearest(
                     j = order[t]
                     dx = cx[j] - qx
                     dy = cy[j] - qy
-                    d = dx * dx + dy * dy
-                    if found == k and (d > best_d[k - 1] or (d == best_d[k - 1] and j > best_j[k - 1])):
-                        continue
-                    pos = found if found < k else k - 1  # insertion by (distance, index)
-                    while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)):
-                        best_d[pos] = best_d[pos - 1]
-                        best_j[pos] = best_j[pos - 1]
-                        pos -= 1
-                    best_d[pos] = d
-                    best_j[pos] = j
-                    if found < k:
-                        found += 1
+                    found = _offer(dx * dx + dy * dy, j, found, k, best_d, best_j)
         if ix - r <= 0 and iy - r <= 0 and ix + r >= gw - 1 and iy + r >= gh - 1:
             break
         # every head not seen yet lies outside the block of rings 0..r, so at least this far on one axis
@@ -455,18 +460,7 @@ def neighbour_order_hinted(
                 break
             dx = cx[j] - qx
             dy = cy[j] - qy
-            d = dx * dx + dy * dy
-            if found == k and (d > best_d[k - 1] or (d == best_d[k - 1] and j > best_j[k - 1])):
-                continue
-            pos = found if found < k else k - 1
-            while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)):
-                best_d[pos] = best_d[pos - 1]
-                best_j[pos] = best_j[pos - 1]
-                pos -= 1
-            best_d[pos] = d
-            best_j[pos] = j
-            if found < k:
-                found += 1
+            found = _offer(dx * dx + dy * dy, j, found, k, best_d, best_j)
         exact = False
         if found == k:
             if reach[i] == np.inf:
