@@ -111,6 +111,9 @@ def test_hints_that_do_not_fit_are_rejected():
     own = NeighbourHints(np.array([[0, 1], [0, 2], [0, 1]], dtype=np.int32), hints.reach)
     with pytest.raises(ValueError, match="malformed"):
         boxes_to_instance_map(boxes, 20, 60, hints=own)
+    twice = NeighbourHints(np.array([[1, 1], [0, 2], [0, 1]], dtype=np.int32), hints.reach)
+    with pytest.raises(ValueError, match="each once"):
+        boxes_to_instance_map(boxes, 20, 60, hints=twice)
     with pytest.raises(ValueError, match="hint_scale"):
         boxes_to_instance_map(boxes, 20, 60, hints=hints, hint_scale=0.0)
     with pytest.raises(ValueError, match="n_candidates"):

@@ -166,8 +166,12 @@ def _check_hints(hints: object, hint_scale: object, n: int, fn: str) -> tuple[np
             f"and (N,) with N = {n} boxes"
         )
     own = np.arange(n, dtype=np.int32)[:, None]
-    if n and (cands.min() < -1 or cands.max() >= n or (cands == own).any() or np.isnan(reach).any()):
-        raise ValueError(f"{fn}: `hints` are malformed (candidates must be other heads' indices or -1; reach a number)")
+    ordered = np.sort(cands, axis=1)
+    repeated = ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any()
+    if n and (cands.min() < -1 or cands.max() >= n or (cands == own).any() or repeated or np.isnan(reach).any()):
+        raise ValueError(
+            f"{fn}: `hints` are malformed (candidates must be other heads' indices, each once, or -1; reach a number)"
+        )
     return cands, reach, scale
 
 
