@@ -43,6 +43,7 @@ from torch import Tensor
 
 from iim.data import _geometry
 from iim.targets import NeighbourHints, boxes_to_instance_map, neighbour_hints, points_to_boxes
+from iim.targets import _kernels as target_kernels
 
 __all__ = ["CrowdTransform", "RandomScaleCrop", "eval_transform", "train_transform"]
 
@@ -50,8 +51,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 # Neighbour candidates per head kept in a per-image cache (see ``CrowdTransform.__call__``): 16 leave 0.3 % of the
 # heads of ShanghaiTech Part A to the full neighbour search at scales 0.8-1.2 (64 bytes per head).
 HINT_CANDIDATES = 16
-_NO_CANDIDATES = np.zeros((0, 1), dtype=np.int32)  # no hints: the compiled layout searches every head's neighbours
-_NO_REACH = np.zeros(0, dtype=np.float64)
 _MAP_DEFAULTS = {
     name: p.default
     for name, p in inspect.signature(boxes_to_instance_map).parameters.items()
@@ -457,7 +456,8 @@ class CrowdTransform:
         if flipped:
             frame_x = sw - width - frame_x
         kx, ky = scale_crop._factors((wx0, wy0, wx1, wy1), region) if params else (1.0, 1.0)
-        cands, reach = (hints.candidates, hints.reach) if hints is not None else (_NO_CANDIDATES, _NO_REACH)
+        no_hints = (target_kernels.NO_CANDIDATES, target_kernels.NO_REACH)
+        cands, reach = (hints.candidates, hints.reach) if hints is not None else no_hints
         geometry = (
             bool(params),
             int(region[0]),
@@ -546,8 +546,8 @@ class CrowdTransform:
                 mask = self._target(boxes, out_image.shape[0], out_image.shape[1])
             if self.crop is not None:
                 out_image, points, boxes, ids, mask = self._apply(self.crop, out_image, points, boxes, ids, mask)
-            # without geometry these are the caller's (or the cache's) arrays: samples get their own
-            points, boxes = np.array(points, dtype=np.float32), np.array(boxes, dtype=np.float32)
+            if self.geometric is None and self.crop is None:  # the caller's (or the cache's) arrays: copied
+                points, boxes = np.array(points, dtype=np.float32), np.array(boxes, dtype=np.float32)
         assert mask is not None
         return {
             "image": _to_chw(out_image, source=image),

@@ -373,6 +373,10 @@ def neighbour_order(cx: np.ndarray, cy: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+# "No hints": the empty arrays the layout kernels take in place of :func:`neighbour_hints`' candidates and reach.
+NO_CANDIDATES = np.zeros((0, 1), dtype=np.int32)
+NO_REACH = np.zeros(0, dtype=np.float64)
+
 # How far the difference of two truncated centres can be from the exact (scaled) difference: under 1 px per head
 # and axis from the truncation, so under 2 px per axis; plus the float32 rounding of boxes moved in float32 (a few
 # ulps of the coordinates: a constant, and a part relative to the largest coordinate, both with a wide margin).
@@ -629,11 +633,12 @@ def layout(
     """
     n = boxes.shape[0]
     cx, cy, wh = centres_and_half_sizes(boxes, max_half_size)
-    if n and hint_candidates.shape[0] == n:
-        order = neighbour_order_hinted(cx, cy, ORDER_WIDTH, hint_candidates, hint_reach, hint_scale)
+    if n:
+        if hint_candidates.shape[0] == n:
+            order = neighbour_order_hinted(cx, cy, ORDER_WIDTH, hint_candidates, hint_reach, hint_scale)
+        else:
+            order = neighbour_order(cx, cy, ORDER_WIDTH)
         greedy_shrink(cx, cy, wh, order)
-    elif n:
-        greedy_shrink(cx, cy, wh, neighbour_order(cx, cy, ORDER_WIDTH))
     rects, kept = layout_rects(cx, cy, wh, height, width)
     if separate_heads and n > 1:
         pairs = touching_pairs(rects, kept)

@@ -147,14 +147,10 @@ def neighbour_hints(boxes: np.ndarray, n_candidates: int = 16) -> NeighbourHints
     return NeighbourHints(*_kernels.neighbour_hints(b, k))
 
 
-_NO_CANDIDATES = np.zeros((0, 1), dtype=np.int32)
-_NO_REACH = np.zeros(0, dtype=np.float64)
-
-
 def _check_hints(hints: object, hint_scale: object, n: int, fn: str) -> tuple[np.ndarray, np.ndarray, float]:
     """The hints' arrays as the kernels take them, checked against ``n`` heads (no hints: empty arrays)."""
     if hints is None:
-        return _NO_CANDIDATES, _NO_REACH, 1.0
+        return _kernels.NO_CANDIDATES, _kernels.NO_REACH, 1.0
     if not isinstance(hints, NeighbourHints):
         raise ValueError(f"{fn}: `hints` must be NeighbourHints (from neighbour_hints), got {type(hints).__name__}")
     scale = check_positive_float(hint_scale, fn, "hint_scale")
