@@ -2,11 +2,12 @@
 
 The plain loop follows the original ``generate_masks`` step by step: for each head a full distance vector and an
 ``np.argsort`` over it, then the greedy shrink and the painting in Python scalars
-(``iim.targets._reference``). iim uses a KD-tree for the neighbours and numba kernels for the shrink and the
-painting; its time excludes numba's compilation (one warm-up call first; with ``cache=True`` a later process loads
-the compiled code from disk). Both build the ``mode="original"`` map; the pixels that differ are counted (the target
-is 0). The loop is run with ``argsort(kind="stable")`` (ties broken by index, as iim does) and, for information,
-with numpy's default sort kind, whose order among equal distances is unspecified.
+(``tests/helpers/reference_instance_map.py``, the tests' reference). iim uses a KD-tree for the neighbours and
+numba kernels for the shrink and the painting; its time excludes numba's compilation (one warm-up call first;
+with ``cache=True`` a later process loads the compiled code from disk). Both build the ``mode="original"`` map;
+the pixels that differ are counted (the target is 0). The loop is run with ``argsort(kind="stable")`` (ties
+broken by index, as iim does) and, for information, with numpy's default sort kind, whose order among equal
+distances is unspecified.
 
 Head boxes come from :func:`iim.targets.points_to_boxes` (defaults), half-size cap 25.
 
@@ -29,7 +30,9 @@ import scipy.io
 from PIL import Image
 
 from iim.targets import boxes_to_instance_map, points_to_boxes
-from iim.targets._reference import reference_instance_map
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.reference_instance_map import reference_instance_map
 
 
 def shared_dir() -> Path:

@@ -11,7 +11,18 @@ HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "albumentations
 
 
 LIGHT = ["iim", "iim.modules", "iim.models", "iim.losses", "iim.ops", "iim.targets", "iim.metrics", "iim.viz"]
-LIGHT += ["iim.inference"]
+LIGHT += ["iim.inference", "iim.io", "iim.validation"]
+
+# Each layer imports only the layers below it: module -> the prefixes it must not load.
+LAYERS = {
+    "iim.io": ("torch", "iim.data", "iim.models", "iim.ops", "iim.targets", "iim.validation"),
+    "iim.validation": ("torch", "iim.data", "iim.models", "iim.io"),
+    "iim.modules": ("iim.models", "iim.ops", "iim.data", "iim.targets"),
+    "iim.ops": ("iim.models", "iim.data", "iim.targets", "iim.metrics"),
+    "iim.targets": ("torch", "iim.models", "iim.data", "iim.ops"),
+    "iim.metrics": ("iim.models", "iim.data", "iim.targets"),
+    "iim.inference": ("iim.data", "iim.tasks", "iim.cli"),
+}
 
 
 @pytest.mark.slow
@@ -30,6 +41,20 @@ def test_light_import_in_a_fresh_interpreter():
         if out.strip():
             pulled[module] = out.strip()
     assert pulled == {}, f"these imports pulled in heavy packages: {pulled}"
+
+
+def test_each_layer_imports_only_the_layers_below():
+    code = "import sys, importlib\nimportlib.import_module(sys.argv[1])\nprint(','.join(sorted(sys.modules)))\n"
+    procs = {m: subprocess.Popen([sys.executable, "-c", code, m], stdout=subprocess.PIPE, text=True) for m in LAYERS}
+    broken = {}
+    for module, proc in procs.items():
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, module
+        loaded = out.strip().split(",")
+        bad = sorted(m for m in loaded for f in LAYERS[module] if m == f or m.startswith(f + "."))
+        if bad:
+            broken[module] = bad
+    assert broken == {}, f"these imports reach into higher layers: {broken}"
 
 
 def test_documented_import():

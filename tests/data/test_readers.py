@@ -38,7 +38,7 @@ def test_fake_dataset_reads_back(tmp_path, fmt):
 
 def test_grayscale_image_is_read_as_rgb(tmp_path):
     write_shanghaitech(tmp_path)
-    from iim.data import load_image
+    from iim.io import load_image
 
     image = load_image(tmp_path / "train_data" / "images" / "IMG_2.jpg")
     assert image.shape == (48, 64, 3) and image.dtype == np.uint8
@@ -140,33 +140,6 @@ def test_real_shanghaitech_train(part, images, heads):
         assert r.points[:, 0].min(initial=0) >= 0 and r.points[:, 0].max(initial=0) <= r.width - 1
         assert r.points[:, 1].min(initial=0) >= 0 and r.points[:, 1].max(initial=0) <= r.height - 1
         assert r.meta["count"] == r.count
-
-
-def test_exif_orientation_rgba_and_truncated_images(tmp_path):
-    from PIL import Image
-
-    from iim.data import image_size, load_image
-
-    rgb = np.zeros((20, 30, 3), dtype=np.uint8)
-    rgb[:, :10] = 255  # left third white
-    exif = Image.Exif()
-    exif[274] = 6  # rotate 90 degrees clockwise when displayed
-    Image.fromarray(rgb).save(tmp_path / "rot.jpg", exif=exif, quality=95)
-    assert image_size(tmp_path / "rot.jpg") == (30, 20)
-    shown = load_image(tmp_path / "rot.jpg")
-    assert shown.shape == (30, 20, 3)
-    assert shown[:10].mean() > 200 and shown[-10:].mean() < 50  # the white part is now on top
-
-    Image.fromarray(np.dstack([rgb, np.full((20, 30), 128, np.uint8)])).save(tmp_path / "rgba.png")
-    assert load_image(tmp_path / "rgba.png").shape == (20, 30, 3)
-
-    data = (tmp_path / "rot.jpg").read_bytes()
-    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DatasetError, match=r"cut\.jpg: truncated JPEG"):
-        load_image(tmp_path / "cut.jpg")
-    (tmp_path / "junk.jpg").write_bytes(b"hello")
-    with pytest.raises(DatasetError, match=r"junk\.jpg: cannot decode image"):
-        load_image(tmp_path / "junk.jpg")
 
 
 def test_truncated_image_is_reported_by_scan(tmp_path):

@@ -94,8 +94,11 @@ def test_bad_inputs_and_settings(predictor, trained_checkpoint, tmp_path):
     (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(InputError, match=r"corrupt\.jpg"):
         predictor.predict(tmp_path / "corrupt.jpg")
-    with pytest.raises(InputError, match="uint8"):
-        as_rgb_array(np.zeros((4, 4, 3), dtype=np.int32))
+    with pytest.raises(InputError, match=r"integer images must hold values in \[0, 255\]"):
+        as_rgb_array(np.full((4, 4, 3), 300, dtype=np.int32))
+    assert np.array_equal(as_rgb_array(np.full((4, 4, 3), 9, dtype=np.int32)), np.full((4, 4, 3), 9, np.uint8))
+    with pytest.raises(InputError, match="uint8 or float"):
+        as_rgb_array(np.zeros((4, 4, 3), dtype=np.complex64))
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         as_rgb_array(np.full((4, 4, 3), 7.0))
     with pytest.raises(InputError, match="shape"):

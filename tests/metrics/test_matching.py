@@ -209,13 +209,13 @@ def test_level_counts_function_and_errors():
     [
         ([1, 2, 3], GT, SIGMA_L, r"match_points: `pred` must have shape \(N, 2\) as \(x, y\) pixels, got shape \(3,\)"),
         (PRED, np.zeros((3, 3)), SIGMA_L, r"`gt` must have shape \(N, 2\).*got shape \(3, 3\)"),
-        ([[0, np.nan]], GT, SIGMA_L, r"`pred` must hold finite coordinates, got \[0.0, nan\] at row 0"),
-        (PRED, [[0, 0], [np.inf, 1], [2, 2]], SIGMA_L, r"`gt` must hold finite coordinates.*at row 1"),
+        ([[0, np.nan]], GT, SIGMA_L, r"`pred` must hold finite values, got \[0.0, nan\] at row 0"),
+        (PRED, [[0, 0], [np.inf, 1], [2, 2]], SIGMA_L, r"`gt` must hold finite values.*at row 1"),
         (
             PRED,
             GT,
             [2, 2],
-            r"`sigma` must have shape \(G,\) = \(3,\), one radius per ground-truth point, got shape \(2,",
+            r"`sigma` must have shape \(G,\) = \(3,\), one radius per point, or be a scalar, got shape \(2,",
         ),
         (PRED, GT, [2, -1, 2], r"`sigma` must be finite and >= 0, got -1.0 at index 1"),
         (PRED, GT, [2, np.nan, 2], r"`sigma` must be finite and >= 0, got nan at index 1"),

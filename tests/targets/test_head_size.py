@@ -74,7 +74,7 @@ def test_empty_input():
     ("kwargs", "match"),
     [
         ({"points": [[1.0, 2.0, 3.0]]}, "`points` must have shape"),
-        ({"points": [[np.nan, 2.0]]}, "`points` contains NaN"),
+        ({"points": [[np.nan, 2.0]]}, "`points` must hold finite values"),
         ({"height": 0}, "`height`"),
         ({"width": 2.5}, "`width`"),
         ({"k": 0}, "`k`"),

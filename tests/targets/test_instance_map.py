@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iim.targets import boxes_to_instance_labels, boxes_to_instance_map, instance_layout
-from iim.targets._kernels import ORDER_WIDTH, touching_pairs
-from iim.targets._reference import reference_half_sizes, reference_instance_map
-from iim.targets.instance_map import _neighbour_order
+from helpers.reference_instance_map import reference_half_sizes, reference_instance_map
+from iim.targets import boxes_to_instance_map, instance_layout
+from iim.targets._kernels import ORDER_WIDTH, neighbour_order, touching_pairs
 
 MODES = ["original", "separate"]
 
@@ -27,6 +26,12 @@ def components(mask: np.ndarray, connectivity: int = 4) -> list[tuple[int, int, 
         ys, xs = np.nonzero(labels == k)
         out.append((len(xs), int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1))
     return sorted(out, key=lambda c: (c[1], c[3]))
+
+
+def _neighbour_order(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    return neighbour_order(
+        np.ascontiguousarray(cx, dtype=np.int64), np.ascontiguousarray(cy, dtype=np.int64), ORDER_WIDTH
+    )
 
 
 # --- method.md section 12, "Mask generation" -------------------------------------------------------------------
@@ -100,8 +105,6 @@ def test_minimum_half_size_three_and_truncated_centre():
 def test_empty_input(empty, mode):
     mask = boxes_to_instance_map(empty, 7, 9, mode=mode)
     assert mask.shape == (7, 9) and mask.dtype == bool and not mask.any()
-    labels = boxes_to_instance_labels(empty, 7, 9, mode=mode)
-    assert labels.shape == (7, 9) and labels.dtype == np.int32 and not labels.any()
     layout = instance_layout(empty, 7, 9, mode=mode)
     assert layout.centers.shape == (0, 2) and layout.rects.shape == (0, 4) and layout.kept.shape == (0,)
 
@@ -112,7 +115,7 @@ def test_empty_input(empty, mode):
         ({"boxes": [[1, 2, 3]]}, "`boxes` must have shape"),
         ({"boxes": np.zeros((2, 2, 4))}, "`boxes` must have shape"),
         ({"boxes": [[1, 2, np.nan, 4]]}, "NaN"),
-        ({"boxes": [[1, 2, np.inf, 4]]}, "NaN or infinite"),
+        ({"boxes": [[1, 2, np.inf, 4]]}, "must hold finite values.*NaN or inf"),
         ({"boxes": [[0, 0, 5, 5], [5, 0, 4, 5]]}, "negative size.*row 1"),
         ({"boxes": [[0, 5, 5, 4]]}, "negative size"),
         ({"boxes": [["a", 0, 1, 1]]}, "`boxes`"),
@@ -124,7 +127,7 @@ def test_empty_input(empty, mode):
         ({"mode": "merge"}, "`mode` must be one of"),
     ],
 )
-@pytest.mark.parametrize("fn", [boxes_to_instance_map, boxes_to_instance_labels, instance_layout])
+@pytest.mark.parametrize("fn", [boxes_to_instance_map, instance_layout])
 def test_errors_name_the_argument(fn, kwargs, match):
     args = {"boxes": [[0, 0, 5, 5]], "height": 10, "width": 10, "max_half_size": 25, "mode": "separate"}
     args.update(kwargs)
@@ -198,14 +201,14 @@ def test_neighbour_order_breaks_ties_by_index(layout):
     else:
         c = rng.integers(0, 100, size=(200, 2))
     c = c.astype(np.int64)
-    order = _neighbour_order(c[:, 0], c[:, 1], ORDER_WIDTH)
+    order = _neighbour_order(c[:, 0], c[:, 1])
     for i in range(len(c)):
         d2 = ((c - c[i]) ** 2).sum(axis=1)
         assert order[i].tolist() == np.argsort(d2, kind="stable")[:ORDER_WIDTH].tolist()
 
 
 def test_neighbour_order_pads_small_inputs():
-    order = _neighbour_order(np.array([5, 1, 9]), np.array([0, 0, 0]), ORDER_WIDTH)
+    order = _neighbour_order(np.array([5, 1, 9]), np.array([0, 0, 0]))
     assert order.tolist() == [[0, 1, 2, -1, -1, -1], [1, 0, 2, -1, -1, -1], [2, 0, 1, -1, -1, -1]]
 
 
@@ -228,7 +231,7 @@ def test_neighbour_order_on_uneven_layouts(layout):
     else:
         c = np.array([[0, 0], [10_000, 0], [0, 7_000], [5, 5], [-3_000, 20], [10_000, 1]])
     c = c.astype(np.int64)
-    order = _neighbour_order(c[:, 0], c[:, 1], ORDER_WIDTH)
+    order = _neighbour_order(c[:, 0], c[:, 1])
     for i in range(len(c)):
         d2 = ((c - c[i]) ** 2).sum(axis=1)
         assert order[i].tolist() == np.argsort(d2, kind="stable")[:ORDER_WIDTH].tolist()
@@ -250,25 +253,6 @@ def test_touching_pairs_match_all_pairs(layout):
         and max(rects[i, 1], rects[j, 1]) <= min(rects[i, 3], rects[j, 3])
     ]
     assert touching_pairs(rects, kept).tolist() == expected
-
-
-@settings(max_examples=40, deadline=None)
-@given(layout=layouts(max_heads=40, max_side=40), x0=st.integers(-20, 60), y0=st.integers(-20, 60))
-def test_window_is_the_crop_of_the_full_map(layout, x0, y0):
-    boxes, h, w = layout
-    for mode in MODES:
-        full = np.zeros((h + 200, w + 200), dtype=bool)
-        full[100 : 100 + h, 100 : 100 + w] = boxes_to_instance_map(boxes, h, w, mode=mode)
-        for size in ((1, 1), (17, 9), (h + 40, w + 40)):
-            window = (x0, y0, x0 + size[1], y0 + size[0])
-            got = boxes_to_instance_map(boxes, h, w, mode=mode, window=window)
-            assert np.array_equal(got, full[100 + y0 : 100 + y0 + size[0], 100 + x0 : 100 + x0 + size[1]])
-
-
-@pytest.mark.parametrize("window", [(0, 0, 0, 5), (5, 0, 4, 5), (0, 0, 5), (0.0, 0, 5, 5), "abcd"])
-def test_window_errors(window):
-    with pytest.raises(ValueError, match="`window`"):
-        boxes_to_instance_map([[0, 0, 5, 5]], 10, 10, window=window)
 
 
 # --- independence -------------------------------------------------------------------------------------------------
@@ -309,7 +293,11 @@ def test_separate_mode_keeps_every_head_of_a_dense_layout_apart(layout):
     orig = instance_layout(boxes, h, w, mode="original")
     sep = instance_layout(boxes, h, w, mode="separate")
     mask = boxes_to_instance_map(boxes, h, w, mode="separate")
-    labels = boxes_to_instance_labels(boxes, h, w, mode="separate")
+    labels = np.zeros((h, w), dtype=np.int32)  # each kept rectangle painted with its head's id + 1
+    for k in np.flatnonzero(sep.kept):
+        x0, y0, x1, y1 = sep.rects[k]
+        assert not labels[y0:y1, x0:x1].any()  # the kept rectangles are disjoint
+        labels[y0:y1, x0:x1] = k + 1
     assert np.array_equal(labels > 0, mask)
     kept = np.flatnonzero(sep.kept)
     cx, cy = sep.centers[kept, 0], sep.centers[kept, 1]
@@ -344,14 +332,6 @@ def test_separate_mode_cuts_a_merged_pair_and_drops_a_duplicate():
         (16, 23, 27, 23, 27),
         (12, 28, 31, 23, 27),
     ]
-
-
-def test_labels_original_mode_later_heads_overwrite():
-    boxes = [[10, 10, 30, 30], [60, 10, 80, 30]]
-    labels = boxes_to_instance_labels(boxes, 50, 100, mode="original")
-    assert set(np.unique(labels).tolist()) == {0, 1, 2}
-    assert (labels[10:30, 10:30] == 1).all() and (labels[10:30, 60:80] == 2).all()
-    assert np.array_equal(labels > 0, boxes_to_instance_map(boxes, 50, 100, mode="original"))
 
 
 def test_import_stays_light():

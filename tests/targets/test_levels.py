@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.reference_instance_map import reference_gt_loc
 from iim.targets import LEVEL_BOUNDS, format_gt_loc_line, sigmas_and_levels
-from iim.targets._reference import reference_gt_loc
 
 
 def test_gt_loc_line_reference_case():

@@ -103,9 +103,9 @@ def _video(predictor: Any, plan: Any, item: Any, cfg: DictConfig, bar: Any) -> i
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Run ``cfg.ckpt`` over ``cfg.inputs`` and write the outputs; returns a summary."""
-    from iim.data.records import DatasetError
     from iim.inference import InputError, OutputPlan, Predictor, as_rgb_array, collect_inputs
     from iim.inference.video import VideoError
+    from iim.io import ImageReadError
 
     inputs = [str(p) for p in cfg.inputs]
     if not inputs:
@@ -147,7 +147,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
                     plan.write_image(item, pred, image)
                     entry["count"] = pred.count
                     submission[_submission_id(item.name)] = pred.points
-            except (FileNotFoundError, InputError, VideoError, DatasetError, OSError) as err:
+            except (FileNotFoundError, InputError, VideoError, ImageReadError, OSError) as err:
                 entry["error"] = str(err)
                 failed.append(str(err))
             results.append(entry)

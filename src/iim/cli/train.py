@@ -18,11 +18,12 @@ from omegaconf import DictConfig, OmegaConf
 from iim.callbacks import LastCheckpoint
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
 from iim.data.records import DatasetError
+from iim.io import ImageReadError
 from iim.models.pretrained import PretrainedWeightsUnavailableError
 
 __all__ = ["main", "train"]
 
-_USER_ERRORS = (DatasetError, PretrainedWeightsUnavailableError, FileNotFoundError)
+_USER_ERRORS = (DatasetError, ImageReadError, PretrainedWeightsUnavailableError, FileNotFoundError)
 
 
 def _fmt(value: float) -> str:

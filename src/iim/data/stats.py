@@ -1,8 +1,7 @@
-"""Per-dataset RGB mean and standard deviation (in [0, 1]), and how to compute them for a new dataset.
+"""How to compute the RGB mean and standard deviation (in [0, 1]) of a new dataset.
 
-The values are the original IIM code's (``datasets/setting/<DS>.py``; FDST reuses ShanghaiTech B's there, and so
-does iim). ``imagenet`` suits ImageNet-pretrained backbones on data without statistics of its own; EfficientNet-Lite
-was trained on inputs scaled to [-1, 1], i.e. ``lite`` (mean = std = 0.5).
+The known datasets' values are the original IIM code's (``datasets/setting/<DS>.py``), kept in their configs
+(``conf/data/<name>.yaml``: ``mean``, ``std``); FDST reuses ShanghaiTech B's there, and so does iim.
 """
 
 from __future__ import annotations
@@ -11,24 +10,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from iim.data.image_io import load_image
 from iim.data.records import CrowdRecord
+from iim.io import load_image
 
-__all__ = ["DATASET_STATS", "compute_mean_std"]
-
-DATASET_STATS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    "nwpu": ((0.446139603853, 0.409515678883, 0.395083993673), (0.288205742836, 0.278144598007, 0.283502370119)),
-    "shha": ((0.410824894905, 0.370634973049, 0.359682112932), (0.278580576181, 0.26925137639, 0.27156367898)),
-    "shhb": ((0.452016860247, 0.447249650955, 0.431981861591), (0.23242045939, 0.224925786257, 0.221840232611)),
-    "qnrf": ((0.413525998592, 0.378520160913, 0.371616870165), (0.284849464893, 0.277046442032, 0.281509846449)),
-    "jhu": (
-        (0.42968395352363586, 0.4371049106121063, 0.4219788610935211),
-        (0.23554939031600952, 0.2325684279203415, 0.23559504747390747),
-    ),
-    "fdst": ((0.452016860247, 0.447249650955, 0.431981861591), (0.23242045939, 0.224925786257, 0.221840232611)),
-    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    "lite": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-}
+__all__ = ["compute_mean_std"]
 
 
 def compute_mean_std(records: Iterable[CrowdRecord]) -> tuple[tuple[float, ...], tuple[float, ...]]:

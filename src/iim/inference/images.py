@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from iim import validation
+from iim.io import ImageReadError, load_image
+
 __all__ = ["ImageInput", "InputError", "as_rgb_array"]
 
 ImageInput = Any  # str | os.PathLike | np.ndarray | PIL.Image.Image | torch.Tensor
@@ -19,34 +22,10 @@ class InputError(ValueError):
 
 
 def _from_array(array: np.ndarray, name: str) -> np.ndarray:
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise InputError(
-            f"{name}: expected an image array (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, got shape "
-            f"{array.shape}"
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InputError(f"{name}: the image is empty (shape {array.shape})")
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise InputError(f"{name}: the float image has NaN or infinite values")
-        lo, hi = float(array.min()), float(array.max())
-        if lo < 0.0 or hi > 1.0:
-            raise InputError(
-                f"{name}: a float image must hold values in [0, 1] (found {lo:.4g}..{hi:.4g}); pass uint8 pixels "
-                "in [0, 255] instead, or divide by 255"
-            )
-        array = np.rint(array * 255.0).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        raise InputError(f"{name}: expected uint8 pixels (or float in [0, 1]), got dtype {array.dtype}")
-    if array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    elif array.shape[2] == 4:
-        array = array[:, :, :3]
-    return np.ascontiguousarray(array)
+    try:
+        return validation.as_rgb_image(name, array)
+    except ValueError as err:
+        raise InputError(str(err)) from err
 
 
 def as_rgb_array(image: ImageInput, name: str = "image") -> np.ndarray:
@@ -69,9 +48,6 @@ def as_rgb_array(image: ImageInput, name: str = "image") -> np.ndarray:
         InputError: anything else that is not a usable image (corrupt or truncated file, wrong shape or dtype).
     """
     if isinstance(image, (str, os.PathLike)):
-        from iim.data.image_io import load_image
-        from iim.data.records import DatasetError
-
         path = Path(image)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such image file")
@@ -79,7 +55,7 @@ def as_rgb_array(image: ImageInput, name: str = "image") -> np.ndarray:
             raise InputError(f"{path}: is a folder; pass its images (iim-predict takes folders)")
         try:
             return load_image(path)
-        except DatasetError as err:
+        except ImageReadError as err:
             raise InputError(str(err)) from err
     if isinstance(image, torch.Tensor):
         t = image.detach().to("cpu")

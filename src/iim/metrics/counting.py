@@ -30,7 +30,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from iim.metrics.matching import NUM_LEVELS, _as_levels, _as_points, _as_sigma, _match_many, _to_numpy
+from iim import validation
+from iim.metrics.matching import NUM_LEVELS, _match_many
 
 __all__ = ["EPS", "ImageScore", "LocalizationCounts", "MatchingProtocol", "score_image", "score_images"]
 
@@ -163,14 +164,15 @@ def score_image(
     where = "target" if index is None else f"targets[{index}]"
     if not isinstance(target, Mapping):
         raise ValueError(f"{where} must be a mapping with 'points' (and sigma_s, sigma_l, level), got {type(target)}")
-    pred_a = _as_points("pred" if index is None else f"preds[{index}]", pred)
-    gt = _as_points(f"{where}['points']", _target_field(target, "points", index))
+    pred_a = validation.as_points("pred" if index is None else f"preds[{index}]", pred)
+    gt = validation.as_points(f"{where}['points']", _target_field(target, "points", index))
     num_gt = gt.shape[0]
     if protocol.name == "nwpu":
         sigmas = [
-            _as_sigma(f"{where}['{key}']", _target_field(target, key, index), num_gt) for key in ("sigma_s", "sigma_l")
+            validation.as_radii(f"{where}['{key}']", _target_field(target, key, index), num_gt)
+            for key in ("sigma_s", "sigma_l")
         ]
-        levels = _as_levels(f"{where}['level']", _target_field(target, "level", index), num_gt)
+        levels = validation.as_levels(f"{where}['level']", _target_field(target, "level", index), num_gt, NUM_LEVELS)
     else:
         sigmas = [np.full(num_gt, r, dtype=np.float64) for r in protocol.radii or ()]
         levels = None
@@ -188,7 +190,7 @@ def score_image(
     if count is None:
         gt_count: float = num_gt
     else:
-        count = _to_numpy(count)
+        count = validation.to_numpy(count)
         try:
             gt_count = float(np.asarray(count).item())
         except (TypeError, ValueError) as err:

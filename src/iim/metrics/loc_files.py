@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from iim.metrics.matching import NUM_LEVELS, _as_levels, _as_points, _as_sigma
+from iim import validation
+from iim.metrics.matching import NUM_LEVELS
 
 __all__ = [
     "GTLocRecord",
@@ -101,11 +102,11 @@ class GTLocRecord:
         Returns:
             The record.
         """
-        pts = _as_points("GTLocRecord: `points`", points)
+        pts = validation.as_points("GTLocRecord: `points`", points)
         n = pts.shape[0]
-        s = _as_sigma("GTLocRecord: `sigma_s`", sigma_s, n)
-        la = _as_sigma("GTLocRecord: `sigma_l`", sigma_l, n)
-        lv = _as_levels("GTLocRecord: `level`", level, n)
+        s = validation.as_radii("GTLocRecord: `sigma_s`", sigma_s, n)
+        la = validation.as_radii("GTLocRecord: `sigma_l`", sigma_l, n)
+        lv = validation.as_levels("GTLocRecord: `level`", level, n, NUM_LEVELS)
         if num is None:
             num = n
         if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
@@ -286,7 +287,7 @@ def write_pred_loc(path: str | os.PathLike[str], preds: Mapping[Any, Any], *, tr
     lines = []
     for image_id, points in preds.items():
         text_id = _check_id(image_id)
-        pts = _as_points(f"write_pred_loc: points of image {image_id!r}", points)
+        pts = validation.as_points(f"write_pred_loc: points of image {image_id!r}", points)
         fmt = (lambda v: str(int(v))) if truncate else _fmt
         coords = " ".join(fmt(v) for v in pts.ravel().tolist())
         lines.append(f"{text_id} {pts.shape[0]}" + (f" {coords}" if coords else ""))

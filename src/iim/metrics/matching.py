@@ -31,6 +31,8 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.spatial import cKDTree, minkowski_distance
 
+from iim import validation
+
 __all__ = ["NUM_LEVELS", "MatchResult", "level_counts", "match_points"]
 
 NUM_LEVELS = 6
@@ -83,81 +85,6 @@ class MatchResult:
         )
 
 
-def _to_numpy(x: Any) -> Any:
-    """Torch tensors (any device) to numpy without importing torch; anything else unchanged."""
-    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):
-        return x.detach().cpu().numpy()
-    return x
-
-
-def _as_points(label: str, x: Any) -> np.ndarray:
-    """``x`` as a float64 ``(N, 2)`` array; errors start with ``label`` (e.g. "match_points: `pred`")."""
-    x = _to_numpy(x)
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{label} must be an array of (x, y) points, got {type(x).__name__}") from err
-    if arr.size == 0 and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 0)):
-        return np.zeros((0, 2), dtype=np.float64)  # [], (0,) or (0, 2): no points
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{label} must have shape (N, 2) as (x, y) pixels, got shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{label} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
-        raise ValueError(f"{label} must hold finite coordinates, got {arr[bad].tolist()} at row {bad} (NaN or inf)")
-    return arr
-
-
-def _as_sigma(label: str, x: Any, num_gt: int) -> np.ndarray:
-    """``x`` as ``num_gt`` float64 radii (a scalar is broadcast); errors start with ``label``."""
-    x = _to_numpy(x)
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{label} must be an array of radii, got {type(x).__name__}") from err
-    if arr.ndim == 0:
-        arr = np.full(num_gt, arr)
-    if arr.size == 0 and num_gt == 0:
-        return np.zeros(0, dtype=np.float64)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{label} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.shape[0] != num_gt:
-        raise ValueError(
-            f"{label} must have shape (G,) = ({num_gt},), one radius per ground-truth point, got shape {arr.shape}"
-        )
-    arr = arr.astype(np.float64, copy=False)
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{label} must be finite and >= 0, got {arr[i]} at index {i} ({int(bad.sum())} bad values)")
-    return arr
-
-
-def _as_levels(label: str, x: Any, num_gt: int, num_levels: int = NUM_LEVELS) -> np.ndarray:
-    """``x`` as ``num_gt`` int64 levels in ``[0, num_levels)``; errors start with ``label``."""
-    arr = np.asarray(_to_numpy(x))
-    if arr.size == 0 and num_gt == 0:
-        return np.zeros(0, np.int64)
-    if arr.ndim != 1 or arr.shape[0] != num_gt:
-        raise ValueError(
-            f"{label} must have shape (G,) = ({num_gt},), one level per ground-truth point, got shape {arr.shape}"
-        )
-    if arr.dtype.kind == "f":
-        if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
-            i = int(np.flatnonzero(~(np.isfinite(arr) & (arr == np.round(arr))))[0])
-            raise ValueError(f"{label} must be integers in [0, {num_levels}), got {arr[i]} at index {i}")
-    elif arr.dtype.kind not in "biu":
-        raise ValueError(f"{label} must be integers in [0, {num_levels}), got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    bad = (arr < 0) | (arr >= num_levels)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{label} must be integers in [0, {num_levels}), got {arr[i]} at index {i}")
-    return arr
-
-
 def level_counts(gt_matched: Any, levels: Any, num_levels: int = NUM_LEVELS) -> tuple[np.ndarray, np.ndarray]:
     """Matched (``tp_c``) and unmatched (``fn_c``) ground-truth heads per level.
 
@@ -174,10 +101,10 @@ def level_counts(gt_matched: Any, levels: Any, num_levels: int = NUM_LEVELS) -> 
         - levels: :math:`(G,)` int
         - tp_c, fn_c: :math:`(L,)` with ``L = num_levels``
     """
-    matched = np.asarray(_to_numpy(gt_matched), dtype=bool)
+    matched = np.asarray(validation.to_numpy(gt_matched), dtype=bool)
     if matched.ndim != 1:
         raise ValueError(f"level_counts: `gt_matched` must have shape (G,), got shape {matched.shape}")
-    lv = _as_levels("level_counts: `levels`", levels, matched.shape[0], num_levels)
+    lv = validation.as_levels("level_counts: `levels`", levels, matched.shape[0], num_levels)
     tp_c = np.bincount(lv[matched], minlength=num_levels).astype(np.int64)
     fn_c = np.bincount(lv[~matched], minlength=num_levels).astype(np.int64)
     return tp_c, fn_c
@@ -349,7 +276,7 @@ def match_points(pred: Any, gt: Any, sigma: Any) -> MatchResult:
         >>> r.tp, r.fp, r.fn, r.gt_matched.tolist()
         (2, 2, 1, [True, True, False])
     """
-    pred_a = _as_points("match_points: `pred`", pred)
-    gt_a = _as_points("match_points: `gt`", gt)
-    sigma_a = _as_sigma("match_points: `sigma`", sigma, gt_a.shape[0])
+    pred_a = validation.as_points("match_points: `pred`", pred)
+    gt_a = validation.as_points("match_points: `gt`", gt)
+    sigma_a = validation.as_radii("match_points: `sigma`", sigma, gt_a.shape[0])
     return _match_many(pred_a, gt_a, [sigma_a])[0]

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iim.models.predictor import ConfidencePredictor
 from iim.modules.binarization import BinarizationLayer
+from iim.modules.output import IIMOutput
 
 __all__ = ["IIMNet", "IIMOutput"]
-
-
-class IIMOutput(NamedTuple):
-    """The network's named outputs, each :math:`(B, 1, H, W)` at the input's size.
-
-    Attributes:
-        confidence: Confidence map ``P`` in (0, 1).
-        threshold: Threshold map ``T`` (constant per image for IBM and fixed thresholds).
-        binary: ``1[P >= T]``; each 4-connected component is one head.
-    """
-
-    confidence: Tensor
-    threshold: Tensor
-    binary: Tensor
 
 
 class IIMNet(nn.Module):

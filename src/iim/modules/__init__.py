@@ -1,4 +1,5 @@
-"""Torch building blocks of IIM: the binarization step, the compressed sigmoid and the threshold encoders.
+"""Torch building blocks of IIM: the binarization step, the compressed sigmoid, the threshold encoders and the
+named network output.
 
 This package imports only torch, so other projects can use it without Lightning or Hydra::
 
@@ -7,12 +8,14 @@ This package imports only torch, so other projects can use it without Lightning 
 
 from iim.modules.binarization import BinarizationLayer, binarize
 from iim.modules.compressed_sigmoid import CompressedSigmoid, compressed_sigmoid
+from iim.modules.output import IIMOutput
 from iim.modules.threshold import FixedThreshold, ImageThresholdEncoder, PixelThresholdEncoder
 
 __all__ = [
     "BinarizationLayer",
     "CompressedSigmoid",
     "FixedThreshold",
+    "IIMOutput",
     "ImageThresholdEncoder",
     "PixelThresholdEncoder",
     "binarize",

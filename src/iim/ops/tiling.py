@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from iim.models.network import IIMOutput
+from iim.modules.output import IIMOutput
 
 __all__ = ["tile_windows", "tiled_inference"]
 

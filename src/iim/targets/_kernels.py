@@ -107,15 +107,6 @@ def paint(mask: np.ndarray, rects: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def paint_labels(labels: np.ndarray, rects: np.ndarray) -> None:
-    """Set ``labels[y0:y1, x0:x1] = k + 1`` for rectangle ``k``, in index order (later heads overwrite earlier)."""
-    for k in range(rects.shape[0]):
-        for y in range(rects[k, 1], rects[k, 3]):
-            for x in range(rects[k, 0], rects[k, 2]):
-                labels[y, x] = k + 1
-
-
-@njit(cache=True)
 def _touch(rects: np.ndarray, i: int, j: int) -> bool:
     """Whether rectangles ``i`` and ``j`` overlap or touch (no background row or column between them)."""
     gap_x = max(rects[i, 0], rects[j, 0]) - min(rects[i, 2], rects[j, 2])
@@ -216,24 +207,6 @@ def layout_rects(
             rects[i, 2] = min(cx[i] + wh[i, 0], width)
             rects[i, 3] = min(cy[i] + wh[i, 1], height)
     return rects, kept
-
-
-@njit(cache=True)
-def paint_window(mask: np.ndarray, rects: np.ndarray, x_off: int, y_off: int) -> None:
-    """Paint rectangles ``(x0, y0, x1, y1)`` given in map coordinates into ``mask``, which holds the map's window
-    starting at ``(x_off, y_off)`` (either may be negative); the parts outside the window are skipped."""
-    h = mask.shape[0]
-    w = mask.shape[1]
-    for k in range(rects.shape[0]):
-        if rects[k, 2] <= rects[k, 0] or rects[k, 3] <= rects[k, 1]:
-            continue
-        x0 = max(rects[k, 0] - x_off, 0)
-        y0 = max(rects[k, 1] - y_off, 0)
-        x1 = min(rects[k, 2] - x_off, w)
-        y1 = min(rects[k, 3] - y_off, h)
-        for y in range(y0, y1):
-            for x in range(x0, x1):
-                mask[y, x] = 1
 
 
 # --- neighbour search on a uniform grid (integer centres, exact) ---------------------------------------------------
@@ -368,115 +341,6 @@ def neighbour_order(cx: np.ndarray, cy: np.ndarray, width: int) -> np.ndarray:
     best_j = np.empty(k, dtype=np.int64)
     for i in range(n):
         _grid_nearest(i, cx, cy, k, grid, best_d, best_j)
-        for t in range(k):
-            out[i, t] = best_j[t]
-    return out
-
-
-# "No hints": the empty arrays the layout kernels take in place of :func:`neighbour_hints`' candidates and reach.
-NO_CANDIDATES = np.zeros((0, 1), dtype=np.int32)
-NO_REACH = np.zeros(0, dtype=np.float64)
-
-# How far the difference of two truncated centres can be from the exact (scaled) difference: under 1 px per head
-# and axis from the truncation, so under 2 px per axis; plus the float32 rounding of boxes moved in float32 (a few
-# ulps of the coordinates: a constant, and a part relative to the largest coordinate, both with a wide margin).
-_TRUNCATION_SLACK = 2.0 * math.sqrt(2.0) + 0.05
-_ROUNDING_SLACK = 1e-5
-
-
-@njit(cache=True)
-def neighbour_hints(boxes: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per head of ``(N, 4)`` float64 boxes, its ``n_candidates`` nearest other heads and a lower bound on the
-    distance of any other.
-
-    Returns ``candidates`` ``(N, K)`` int32 (nearest first by truncated centres, ``-1`` pads, the head itself left
-    out) and ``reach`` ``(N,)`` float64: every head not listed is at least ``reach`` px from the head, measured
-    between the *exact* box centres ``((x1 + x2) / 2, (y1 + y2) / 2)`` (``inf`` where every other head is listed).
-    """
-    n = boxes.shape[0]
-    kc = n_candidates
-    cands = np.full((n, kc), -1, dtype=np.int32)
-    reach = np.full(n, np.inf)
-    if n == 0:
-        return cands, reach
-    cx, cy, _ = centres_and_half_sizes(boxes, 1)
-    # a truncated centre is within 1 px of the exact one on each axis, on the same side for centres >= 0 (int()
-    # rounds towards zero), so two differences differ by under 1 px per axis, or 2 px where signs are mixed
-    slack = math.sqrt(2.0)
-    for i in range(n):
-        if boxes[i, 0] + boxes[i, 2] < 0 or boxes[i, 1] + boxes[i, 3] < 0:
-            slack = 2.0 * math.sqrt(2.0)
-            break
-    order = neighbour_order(cx, cy, kc + 2)  # itself (or a head on the same centre) first, then the nearest
-    for i in range(n):
-        t = 0
-        for p in range(kc + 2):
-            j = order[i, p]
-            if j < 0 or j == i:
-                continue
-            if t < kc:
-                cands[i, t] = j
-                t += 1
-            else:
-                # the first head left out: the others are at least as far between truncated centres
-                dx = cx[j] - cx[i]
-                dy = cy[j] - cy[i]
-                reach[i] = math.sqrt(dx * dx + dy * dy) - slack
-                break
-    return cands, reach
-
-
-@njit(cache=True)
-def neighbour_order_hinted(
-    cx: np.ndarray, cy: np.ndarray, width: int, cands: np.ndarray, reach: np.ndarray, scale: float
-) -> np.ndarray:
-    """:func:`neighbour_order`, from hints (:func:`neighbour_hints`) made for the same heads at another scale.
-
-    The heads' boxes must be those the hints were made for, moved by ``x -> a x + b``, ``y -> c y + d`` with
-    ``|a|, |c| >= scale`` (a scale, a flip, a shift). Each head ranks itself and its candidates; that is its exact
-    answer when its ``width``-th distance is below the bound on every head not listed (``reach`` scaled, less the
-    truncation of both centres), and otherwise (rare: in the densest clusters) the head is searched on the grid.
-    The result is always that of :func:`neighbour_order`.
-    """
-    n = cx.shape[0]
-    out = np.full((n, width), -1, dtype=np.int64)
-    k = min(n, width)
-    if k == 0:
-        return out
-    kc = cands.shape[1]
-    best_d = np.empty(k, dtype=np.int64)
-    best_j = np.empty(k, dtype=np.int64)
-    grid_built = False
-    grid = (0, 0, 1, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64))
-    largest = 0
-    for i in range(n):
-        largest = max(largest, abs(cx[i]), abs(cy[i]))
-    slack = _TRUNCATION_SLACK + _ROUNDING_SLACK * (largest + 1)
-    for i in range(n):
-        qx = cx[i]
-        qy = cy[i]
-        best_d[0] = 0
-        best_j[0] = i
-        found = 1
-        for p in range(kc):
-            j = cands[i, p]
-            if j < 0:
-                break
-            dx = cx[j] - qx
-            dy = cy[j] - qy
-            found = _offer(dx * dx + dy * dy, j, found, k, best_d, best_j)
-        exact = False
-        if found == k:
-            if reach[i] == np.inf:
-                exact = True
-            else:
-                bound = scale * reach[i] - slack
-                exact = bound > 0 and best_d[k - 1] < bound * bound
-        if not exact:
-            if not grid_built:
-                grid = _centre_grid(cx, cy, 2.0)
-                grid_built = True
-            _grid_nearest(i, cx, cy, k, grid, best_d, best_j)
         for t in range(k):
             out[i, t] = best_j[t]
     return out
@@ -618,26 +482,18 @@ def layout(
     height: int,
     width: int,
     separate_heads: bool,
-    hint_candidates: np.ndarray,
-    hint_reach: np.ndarray,
-    hint_scale: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centres, shrunk half-sizes, painted rectangles and kept flags of ``(N, 4)`` float64 boxes.
 
     The steps of :func:`iim.targets.instance_layout` in one call (the per-call overhead of the separate kernels and
     of their small intermediate arrays was a third of the cost on a few hundred heads): centres and capped
     half-sizes, the greedy shrink against the nearest neighbours, the clipped rectangles, and with
-    ``separate_heads`` the cut of touching pairs (clashing heads dropped first). The neighbours come from
-    :func:`neighbour_order_hinted` when hints for the N heads are given (``hint_candidates`` with N rows), else
-    from :func:`neighbour_order`; the result is the same.
+    ``separate_heads`` the cut of touching pairs (clashing heads dropped first).
     """
     n = boxes.shape[0]
     cx, cy, wh = centres_and_half_sizes(boxes, max_half_size)
     if n:
-        if hint_candidates.shape[0] == n:
-            order = neighbour_order_hinted(cx, cy, ORDER_WIDTH, hint_candidates, hint_reach, hint_scale)
-        else:
-            order = neighbour_order(cx, cy, ORDER_WIDTH)
+        order = neighbour_order(cx, cy, ORDER_WIDTH)
         greedy_shrink(cx, cy, wh, order)
     rects, kept = layout_rects(cx, cy, wh, height, width)
     if separate_heads and n > 1:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from iim.targets._checks import as_points, check_positive_float, check_positive_int
+from iim import validation
 
 __all__ = ["estimate_head_sides", "points_to_boxes"]
 
@@ -69,12 +69,12 @@ def estimate_head_sides(
         - output: :math:`(N,)` float64
     """
     fn = "estimate_head_sides"
-    p = as_points(points, fn)
-    k = check_positive_int(k, fn, "k")
-    factor = check_positive_float(factor, fn, "factor")
-    min_side = check_positive_float(min_side, fn, "min_side")
-    max_side = check_positive_float(max_side, fn, "max_side")
-    default_side = check_positive_float(default_side, fn, "default_side")
+    p = validation.as_points(f"{fn}: `points`", points)
+    k = validation.positive_int(f"{fn}: `k`", k)
+    factor = validation.positive_float(f"{fn}: `factor`", factor)
+    min_side = validation.positive_float(f"{fn}: `min_side`", min_side)
+    max_side = validation.positive_float(f"{fn}: `max_side`", max_side)
+    default_side = validation.positive_float(f"{fn}: `default_side`", default_side)
     if min_side > max_side:
         raise ValueError(f"{fn}: `min_side` ({min_side}) must be <= `max_side` ({max_side})")
     n = p.shape[0]
@@ -131,9 +131,9 @@ def points_to_boxes(
         array([[34., 24., 66., 56.]])
     """
     fn = "points_to_boxes"
-    p = as_points(points, fn)
-    height = check_positive_int(height, fn, "height")
-    width = check_positive_int(width, fn, "width")
+    p = validation.as_points(f"{fn}: `points`", points)
+    height = validation.positive_int(f"{fn}: `height`", height)
+    width = validation.positive_int(f"{fn}: `width`", width)
     hi = np.array([width - 1, height - 1], dtype=np.float64)
     p = np.clip(p, 0.0, hi)
     side = estimate_head_sides(p, k=k, factor=factor, min_side=min_side, max_side=max_side, default_side=default_side)

@@ -44,32 +44,18 @@ the original's default argsort changes 192 of 540,000 pixels against the stable 
 (``benchmarks/bench_targets.py``). Two more deviations: where a head's neighbour list has no entry after the 4th
 (fewer than 6 heads) the next-neighbour rule is skipped (the original raises ``IndexError`` there), and the rule's
 switch ``human_num >= 3`` reads the number of boxes.
-
-Rescaled copies of one image (training's random scales): :func:`neighbour_hints` finds each head's nearest
-candidates once; a map built with them (``hints=``, ``hint_scale=``) ranks only those where that is provably exact
-and searches the rest as before, so it equals the map built without (on ShanghaiTech Part A the neighbour search
-goes from 0.2 to 0.03 ms per 512 x 1024 sample; :class:`iim.data.CrowdDataset` keeps the hints per image).
 """
 
 from __future__ import annotations
 
-import operator
 from typing import Literal, NamedTuple
 
 import numpy as np
 
+from iim import validation
 from iim.targets import _kernels
-from iim.targets._checks import as_boxes, check_positive_float, check_positive_int
 
-__all__ = [
-    "InstanceLayout",
-    "InstanceMode",
-    "NeighbourHints",
-    "boxes_to_instance_labels",
-    "boxes_to_instance_map",
-    "instance_layout",
-    "neighbour_hints",
-]
+__all__ = ["InstanceLayout", "InstanceMode", "boxes_to_instance_map", "instance_layout"]
 
 InstanceMode = Literal["separate", "original"]
 _MODES = ("separate", "original")
@@ -100,92 +86,6 @@ class InstanceLayout(NamedTuple):
     kept: np.ndarray
 
 
-class NeighbourHints(NamedTuple):
-    """Each head's nearest neighbours, found once, to build instance maps of the same heads rescaled many times.
-
-    The layout ranks every head's 4 (+1) nearest neighbours; a training pipeline builds it anew for every random
-    scale of the same image. With hints made once from the image's own boxes (:func:`neighbour_hints`), each head
-    only ranks its listed candidates, and keeps that answer when it is provably exact: when its farthest needed
-    neighbour is nearer than ``reach`` times the scale, less what the truncation of the centres can move, no head
-    left out can come closer. Heads where that does not hold (the densest clusters) are searched as without hints,
-    so a map built with hints is always identical to one built without.
-
-    Attributes:
-        candidates: The nearest other heads of each head, nearest first (``-1`` pads; the head itself not listed).
-        reach: Every head not listed is at least this far (px, between exact box centres; ``inf``: none is left
-            out).
-
-    Shape:
-        - candidates: :math:`(N, K)` int32
-        - reach: :math:`(N,)` float64
-    """
-
-    candidates: np.ndarray
-    reach: np.ndarray
-
-
-def neighbour_hints(boxes: np.ndarray, n_candidates: int = 16) -> NeighbourHints:
-    """:class:`NeighbourHints` for ``boxes``: each head's ``n_candidates`` nearest heads and its reach.
-
-    Pass them with boxes moved from these by a scale (per axis), a flip and a shift (e.g. a random scale and crop):
-    ``boxes_to_instance_map(moved, ..., hints=hints, hint_scale=s)`` with ``s`` at most the absolute scale on each
-    axis. 16 candidates leave 0.3 % of the heads of ShanghaiTech Part A to the full search at scales 0.8-1.2.
-
-    Args:
-        boxes: Head boxes ``x1, y1, x2, y2`` in pixels.
-        n_candidates: Candidates kept per head (memory: 4 bytes each).
-
-    Raises:
-        ValueError: If ``boxes`` is malformed (see :func:`instance_layout`) or ``n_candidates`` not a positive int.
-
-    Shape:
-        - boxes: :math:`(N, 4)` xyxy pixels
-        - output: see :class:`NeighbourHints`
-    """
-    b = as_boxes(boxes, "neighbour_hints")
-    k = check_positive_int(n_candidates, "neighbour_hints", "n_candidates")
-    return NeighbourHints(*_kernels.neighbour_hints(b, k))
-
-
-def _check_hints(hints: object, hint_scale: object, n: int, fn: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """The hints' arrays as the kernels take them, checked against ``n`` heads (no hints: empty arrays)."""
-    if hints is None:
-        return _kernels.NO_CANDIDATES, _kernels.NO_REACH, 1.0
-    if not isinstance(hints, NeighbourHints):
-        raise ValueError(f"{fn}: `hints` must be NeighbourHints (from neighbour_hints), got {type(hints).__name__}")
-    scale = check_positive_float(hint_scale, fn, "hint_scale")
-    cands = np.ascontiguousarray(hints.candidates, dtype=np.int32)
-    reach = np.ascontiguousarray(hints.reach, dtype=np.float64)
-    if cands.ndim != 2 or cands.shape[0] != n or cands.shape[1] < 1 or reach.shape != (n,):
-        raise ValueError(
-            f"{fn}: `hints` are for other heads: candidates {cands.shape} and reach {reach.shape}, expected (N, K) "
-            f"and (N,) with N = {n} boxes"
-        )
-    own = np.arange(n, dtype=np.int32)[:, None]
-    ordered = np.sort(cands, axis=1)
-    repeated = ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any()
-    if n and (cands.min() < -1 or cands.max() >= n or (cands == own).any() or repeated or np.isnan(reach).any()):
-        raise ValueError(
-            f"{fn}: `hints` are malformed (candidates must be other heads' indices, each once, or -1; reach a number)"
-        )
-    return cands, reach, scale
-
-
-def _neighbour_order(cx: np.ndarray, cy: np.ndarray, width: int) -> np.ndarray:
-    """For each head, the ``width`` nearest heads (itself first), sorted by (squared distance, index); -1 pads.
-
-    Exact: distances are compared as integer squared distances (a compiled grid search that stops only when every
-    head not yet seen is strictly farther, so that no tie is missed).
-
-    Shape:
-        - cx, cy: :math:`(N,)` int64
-        - output: :math:`(N, width)` int64
-    """
-    return _kernels.neighbour_order(
-        np.ascontiguousarray(cx, dtype=np.int64), np.ascontiguousarray(cy, dtype=np.int64), int(width)
-    )
-
-
 def instance_layout(
     boxes: np.ndarray,
     height: int,
@@ -193,8 +93,6 @@ def instance_layout(
     max_half_size: int = 25,
     *,
     mode: InstanceMode = "separate",
-    hints: NeighbourHints | None = None,
-    hint_scale: float = 1.0,
 ) -> InstanceLayout:
     """Per-head rectangles of the independent instance map (see the module docstring for the algorithm).
 
@@ -207,24 +105,19 @@ def instance_layout(
             UCF-QNRF and JHU-Crowd++ (as the original; the ``mask_50_60`` / ``mask_30_60`` folders).
         mode: ``"separate"`` (default) guarantees one 4-connected component per kept head; ``"original"`` is the
             original code's map, where dense heads may merge.
-        hints: :func:`neighbour_hints` of the boxes these were moved from (faster; the same result), or ``None``.
-        hint_scale: The smallest absolute scale, over both axes, from the hinted boxes to ``boxes``.
 
     Returns:
         An :class:`InstanceLayout` (centres, shrunk half-sizes, painted rectangles, kept flags).
 
     Raises:
         ValueError: If ``boxes`` is not ``(N, 4)``, has NaN/inf or a negative size, if ``height``, ``width`` or
-            ``max_half_size`` is not a positive integer, if ``mode`` is unknown, or if ``hints`` are not for
-            ``len(boxes)`` heads.
+            ``max_half_size`` is not a positive integer, or if ``mode`` is unknown.
 
     Shape:
         - boxes: :math:`(N, 4)` xyxy pixels
         - output: see :class:`InstanceLayout`
     """
-    cx, cy, wh, rects, kept = _checked_layout(
-        boxes, height, width, max_half_size, mode, "instance_layout", hints, hint_scale
-    )
+    cx, cy, wh, rects, kept = _checked_layout(boxes, height, width, max_half_size, mode, "instance_layout")
     return InstanceLayout(np.stack([cx, cy], axis=1), wh, rects, kept)
 
 
@@ -235,25 +128,15 @@ def _checked_layout(
     max_half_size: object,
     mode: object,
     fn: str,
-    hints: object = None,
-    hint_scale: object = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Check the arguments, then the compiled layout: centres x, y, half-sizes, rectangles, kept flags."""
-    b = as_boxes(boxes, fn)
-    height = check_positive_int(height, fn, "height")
-    width = check_positive_int(width, fn, "width")
-    max_half_size = check_positive_int(max_half_size, fn, "max_half_size")
+    b = validation.as_boxes(f"{fn}: `boxes`", boxes)
+    height = validation.positive_int(f"{fn}: `height`", height)
+    width = validation.positive_int(f"{fn}: `width`", width)
+    max_half_size = validation.positive_int(f"{fn}: `max_half_size`", max_half_size)
     if mode not in _MODES:
         raise ValueError(f"{fn}: `mode` must be one of {_MODES}, got {mode!r}")
-    cands, reach, scale = _check_hints(hints, hint_scale, len(b), fn)
-    return _kernels.layout(b, max_half_size, height, width, mode == "separate", cands, reach, scale)
-
-
-def _layout_rects(
-    boxes: object, height: object, width: object, max_half_size: object, mode: object, fn: str
-) -> np.ndarray:
-    """The painted rectangles ``(N, 4)`` of the layout."""
-    return _checked_layout(boxes, height, width, max_half_size, mode, fn)[3]
+    return _kernels.layout(b, max_half_size, height, width, mode == "separate")
 
 
 def boxes_to_instance_map(
@@ -263,11 +146,8 @@ def boxes_to_instance_map(
     max_half_size: int = 25,
     *,
     mode: InstanceMode = "separate",
-    window: tuple[int, int, int, int] | None = None,
-    hints: NeighbourHints | None = None,
-    hint_scale: float = 1.0,
 ) -> np.ndarray:
-    """The independent instance map (IIM's binary training target) of one image, or a window of it.
+    """The independent instance map (IIM's binary training target) of one image.
 
     Args:
         boxes: Head boxes ``x1, y1, x2, y2`` in 0-based pixel coordinates.
@@ -275,84 +155,23 @@ def boxes_to_instance_map(
         width: Image width in pixels.
         max_half_size: Half-size cap: 25 (NWPU-Crowd, ShanghaiTech) or 15 (UCF-QNRF, JHU-Crowd++).
         mode: ``"separate"`` (default: one component per head) or ``"original"`` (the original code's map).
-        window: ``(x0, y0, x1, y1)``, half-open, in the map's pixel coordinates: return only that part of the map,
-            i.e. ``full[y0:y1, x0:x1]`` where the window may reach outside the map (those pixels are ``False``).
-            The layout is still computed over the whole ``height`` x ``width`` image with every box, so the window
-            is exactly the crop of the full map, without painting (or allocating) the rest. ``None``: the whole map.
-        hints: :func:`neighbour_hints` of the boxes these were moved from (faster; the same map), or ``None``.
-        hint_scale: The smallest absolute scale, over both axes, from the hinted boxes to ``boxes``.
 
     Returns:
         ``True`` on heads. Empty ``boxes`` give an all-``False`` map.
-
-    Raises:
-        ValueError: On malformed arguments (see :func:`instance_layout`), or an empty or malformed ``window``.
-
-    Shape:
-        - boxes: :math:`(N, 4)` xyxy pixels
-        - output: :math:`(H, W)` bool, or :math:`(y_1 - y_0, x_1 - x_0)` with a ``window``
-
-    Example:
-        >>> m = boxes_to_instance_map([[10, 10, 30, 30], [60, 10, 80, 30]], 100, 100)
-        >>> m.shape, int(m.sum())
-        ((100, 100), 800)
-        >>> boxes_to_instance_map([[10, 10, 30, 30]], 100, 100, window=(-5, 20, 15, 40)).sum(axis=0)[:16].tolist()
-        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]
-    """
-    fn = "boxes_to_instance_map"
-    rects = _checked_layout(boxes, height, width, max_half_size, mode, fn, hints, hint_scale)[3]
-    if window is None:
-        x0, y0, x1, y1 = 0, 0, int(width), int(height)
-    else:
-        x0, y0, x1, y1 = _check_window(window, "boxes_to_instance_map")
-    mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    _kernels.paint_window(mask, rects, x0, y0)
-    return mask
-
-
-def _check_window(window: object, fn: str) -> tuple[int, int, int, int]:
-    try:
-        values = [operator.index(v) for v in window]  # type: ignore[attr-defined]
-    except TypeError as err:
-        raise ValueError(f"{fn}: `window` must be 4 integers (x0, y0, x1, y1), got {window!r}") from err
-    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
-        raise ValueError(f"{fn}: `window` must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {window!r}")
-    x0, y0, x1, y1 = values
-    return x0, y0, x1, y1
-
-
-def boxes_to_instance_labels(
-    boxes: np.ndarray,
-    height: int,
-    width: int,
-    max_half_size: int = 25,
-    *,
-    mode: InstanceMode = "separate",
-) -> np.ndarray:
-    """The instance map with head ids: pixel value ``i + 1`` for head ``i``, 0 for background.
-
-    ``labels > 0`` equals :func:`boxes_to_instance_map` with the same arguments. With ``mode="separate"`` each kept
-    head owns exactly its rectangle; with ``mode="original"`` overlapping rectangles are painted in index order, so
-    a later head overwrites an earlier one (and a head can vanish under its neighbours).
-
-    Args:
-        boxes: Head boxes ``x1, y1, x2, y2`` in 0-based pixel coordinates.
-        height: Image height in pixels.
-        width: Image width in pixels.
-        max_half_size: Half-size cap: 25 (NWPU-Crowd, ShanghaiTech) or 15 (UCF-QNRF, JHU-Crowd++).
-        mode: ``"separate"`` (default) or ``"original"``.
-
-    Returns:
-        The label map.
 
     Raises:
         ValueError: On malformed arguments (see :func:`instance_layout`).
 
     Shape:
         - boxes: :math:`(N, 4)` xyxy pixels
-        - output: :math:`(H, W)` int32
+        - output: :math:`(H, W)` bool
+
+    Example:
+        >>> m = boxes_to_instance_map([[10, 10, 30, 30], [60, 10, 80, 30]], 100, 100)
+        >>> m.shape, int(m.sum())
+        ((100, 100), 800)
     """
-    rects = _layout_rects(boxes, height, width, max_half_size, mode, "boxes_to_instance_labels")
-    labels = np.zeros((height, width), dtype=np.int32)
-    _kernels.paint_labels(labels, rects)
-    return labels
+    rects = _checked_layout(boxes, height, width, max_half_size, mode, "boxes_to_instance_map")[3]
+    mask = np.zeros((int(height), int(width)), dtype=bool)
+    _kernels.paint(mask, rects)
+    return mask

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from iim.targets._checks import as_boxes
+from iim import validation
 
 __all__ = ["LEVEL_BOUNDS", "SigmasAndLevels", "format_gt_loc_line", "sigmas_and_levels"]
 
@@ -73,7 +73,7 @@ def sigmas_and_levels(boxes: np.ndarray) -> SigmasAndLevels:
         >>> r.center.tolist(), r.sigma_s.tolist(), r.sigma_l.tolist(), r.level.tolist()
         ([[115, 117]], [15], [23], [3])
     """
-    b = np.trunc(as_boxes(boxes, "sigmas_and_levels")).astype(np.int64)
+    b = np.trunc(validation.as_boxes("sigmas_and_levels: `boxes`", boxes)).astype(np.int64)
     w = b[:, 2] - b[:, 0]
     h = b[:, 3] - b[:, 1]
     area = w * h

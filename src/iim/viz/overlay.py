@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from iim import validation
+
 if TYPE_CHECKING:
     from iim.metrics import MatchResult
 
@@ -51,128 +53,11 @@ _NAN_COLOR: Color = (128, 128, 128)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _SHIFT = 4  # sub-pixel drawing: OpenCV coordinates in 1/16 px
 _ONE = 1 << _SHIFT
-_FLOAT_TOLERANCE = 1e-3  # float images may overshoot [0, 1] by this much (rounding) before it is an error
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Input conversion and checks
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-def _to_numpy(x: Any) -> Any:
-    """Torch tensors (any device, any float dtype incl. bfloat16) to numpy without importing torch."""
-    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):
-        t = x.detach().cpu()
-        if getattr(t, "is_floating_point", lambda: False)():
-            t = t.float()
-        return t.numpy()
-    return x
-
-
-def _as_array(label: str, x: Any) -> np.ndarray:
-    x = _to_numpy(x)
-    try:
-        return np.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{label} must be an array, got {type(x).__name__}") from err
-
-
-def _as_image(label: str, image: Any) -> np.ndarray:
-    """``image`` as a new contiguous RGB uint8 ``(H, W, 3)`` array.
-
-    Accepts ``(H, W)`` / ``(H, W, 1)`` grayscale, ``(H, W, 3)`` RGB and ``(H, W, 4)`` RGBA (alpha dropped); uint8
-    (or any integer / bool type with values in ``[0, 255]``) or float in ``[0, 1]``.
-    """
-    arr = _as_array(label, image)
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[2] not in (1, 3, 4):
-        raise ValueError(
-            f"{label} must be channel-last (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {arr.shape}, which "
-            "looks channel-first: permute it to (H, W, C)"
-        )
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))):
-        raise ValueError(f"{label} must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{label} must not be empty, got shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        out = arr
-    elif arr.dtype.kind == "b":
-        out = arr.astype(np.uint8) * 255
-    elif arr.dtype.kind in "iu":
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi > 255:
-            raise ValueError(f"{label}: integer images must hold values in [0, 255], got range [{lo}, {hi}]")
-        out = arr.astype(np.uint8)
-    elif arr.dtype.kind == "f":
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{label} must hold finite values, found NaN or inf")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < -_FLOAT_TOLERANCE or hi > 1 + _FLOAT_TOLERANCE:
-            raise ValueError(
-                f"{label}: float images must hold values in [0, 1], got range [{lo:g}, {hi:g}] "
-                "(pass uint8 for 0-255 data)"
-            )
-        out = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
-    else:
-        raise ValueError(f"{label} must be uint8 or float in [0, 1], got dtype {arr.dtype}")
-    if out.ndim == 2:
-        out = out[:, :, None]
-    if out.shape[2] == 1:
-        out = np.repeat(out, 3, axis=2)
-    elif out.shape[2] == 4:
-        out = out[:, :, :3]
-    return np.array(out, dtype=np.uint8, order="C", copy=True)
-
-
-def _as_rows(label: str, x: Any, width: int, what: str) -> np.ndarray:
-    """``x`` as float64 ``(N, width)``; empty arrays of any shape mean none; finite values only."""
-    arr = _as_array(label, x)
-    if arr.size == 0 and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 0)):
-        return np.zeros((0, width), dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != width:
-        raise ValueError(f"{label} must have shape (N, {width}) as {what}, got shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{label} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
-        raise ValueError(f"{label} must hold finite values, got {arr[bad].tolist()} at row {bad}")
-    return arr
-
-
-def _as_points(label: str, x: Any) -> np.ndarray:
-    return _as_rows(label, x, 2, "(x, y) pixels")
-
-
-def _as_sigma(label: str, x: Any, num_gt: int) -> np.ndarray:
-    arr = _as_array(label, x)
-    if arr.ndim == 0:
-        arr = np.full(num_gt, arr)
-    if arr.size == 0 and num_gt == 0:
-        return np.zeros(0, dtype=np.float64)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{label} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.shape[0] != num_gt:
-        raise ValueError(f"{label} must have shape (G,) = ({num_gt},) or be a scalar, got shape {arr.shape}")
-    arr = arr.astype(np.float64)
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{label} must be finite and >= 0, got {arr[i]} at index {i}")
-    return arr
-
-
-def _as_map(label: str, x: Any) -> np.ndarray:
-    """A single map: ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` (any real or bool dtype) squeezed to ``(H, W)``."""
-    arr = _as_array(label, x)
-    while arr.ndim > 2 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 2:
-        raise ValueError(f"{label} must have shape (H, W), (1, H, W) or (1, 1, H, W), got shape {np.shape(x)}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{label} must not be empty, got shape {np.shape(x)}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{label} must hold real numbers or bools, got dtype {arr.dtype}")
-    return arr
 
 
 def _check_color(label: str, color: Any) -> Color:
@@ -308,7 +193,7 @@ def _label_box(img: np.ndarray, rows: Sequence[tuple[str, Color | None]], scale:
 
 
 def _format_count(count: Any) -> str:
-    value = float(_to_numpy(count))
+    value = float(validation.to_numpy(count))
     if not math.isfinite(value):
         return str(value)
     return str(round(value)) if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
@@ -355,13 +240,13 @@ def draw_points(
         - boxes: :math:`(M, 4)` as ``(x1, y1, x2, y2)``
         - output: :math:`(H, W, 3)` uint8 RGB
     """
-    img = _as_image("draw_points: `image`", image)
-    pts = _as_points("draw_points: `points`", points)
+    img = validation.as_rgb_image("draw_points: `image`", image)
+    pts = validation.as_points("draw_points: `points`", points)
     col = _check_color("draw_points: `color`", color)
     h, w = img.shape[:2]
     r = _check_radius("draw_points: `radius`", radius, _default_radius(h, w))
     if boxes is not None:
-        bxs = _as_rows("draw_points: `boxes`", boxes, 4, "(x1, y1, x2, y2) pixels")
+        bxs = validation.as_rows("draw_points: `boxes`", boxes, 4, "(x1, y1, x2, y2) pixels")
         _rectangles(img, bxs, col, max(1, r // 3))
     _dots(img, pts, col, r)
     if label is None:
@@ -412,10 +297,10 @@ def draw_matches(
         - gt_sigma: :math:`(G,)` or a scalar
         - output: :math:`(H, W, 3)` uint8 RGB
     """
-    img = _as_image("draw_matches: `image`", image)
-    pred = _as_points("draw_matches: `pred_points`", pred_points)
-    gt = _as_points("draw_matches: `gt_points`", gt_points)
-    sigma = _as_sigma("draw_matches: `gt_sigma`", gt_sigma, len(gt))
+    img = validation.as_rgb_image("draw_matches: `image`", image)
+    pred = validation.as_points("draw_matches: `pred_points`", pred_points)
+    gt = validation.as_points("draw_matches: `gt_points`", gt_points)
+    sigma = validation.as_radii("draw_matches: `gt_sigma`", gt_sigma, len(gt))
     h, w = img.shape[:2]
     r = _check_radius("draw_matches: `radius`", radius, _default_radius(h, w))
     if match is None:
@@ -567,8 +452,8 @@ def maps_panel(
         - output: :math:`(H_p, W_p, 3)` uint8 RGB: ``ncols`` tiles per row, each tile ``W`` wide and ``H`` plus a
           title strip and a colour-bar strip high, with thin black gaps
     """
-    conf = _as_map("maps_panel: `confidence`", confidence).astype(np.float64)
-    thr = _as_map("maps_panel: `threshold`", threshold).astype(np.float64)
+    conf = validation.as_map("maps_panel: `confidence`", confidence).astype(np.float64)
+    thr = validation.as_map("maps_panel: `threshold`", threshold).astype(np.float64)
     if thr.shape != conf.shape:
         raise ValueError(f"maps_panel: `threshold` must have the shape of `confidence` {conf.shape}, got {thr.shape}")
     try:
@@ -582,7 +467,7 @@ def maps_panel(
     # (title lines, body, footer kind) per tile
     tiles: list[tuple[list[str], np.ndarray, str, list[float]]] = []
     if image is not None:
-        img = _as_image("maps_panel: `image`", image)
+        img = validation.as_rgb_image("maps_panel: `image`", image)
         if img.shape[:2] != (h, w):
             shrink = img.shape[0] * img.shape[1] > h * w
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
@@ -601,7 +486,7 @@ def maps_panel(
         title = [f"{name} (fixed scale {lo:g}-{hi:g})", stats]
         tiles.append((title, _colorize(values, lo, hi, colormap), "bar", marks))
     if binary is not None:
-        raw = _as_map("maps_panel: `binary`", binary)
+        raw = validation.as_map("maps_panel: `binary`", binary)
         if raw.shape != conf.shape:
             raise ValueError(f"maps_panel: `binary` must have the shape of `confidence` {conf.shape}, got {raw.shape}")
         mask = (np.nan_to_num(raw) > 0.5) if raw.dtype.kind == "f" else (raw != 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iim.data.image_io import image_size
 from iim.data.readers.base import DatasetReader, seeded_split
 from iim.data.readers.custom import CustomReader
 from iim.data.readers.fdst import FDSTReader
@@ -18,6 +17,7 @@ from iim.data.readers.jhu import JHUReader
 from iim.data.readers.nwpu import NWPUReader
 from iim.data.readers.qnrf import QNRFReader
 from iim.data.readers.shanghaitech import ShanghaiTechReader
+from iim.io import image_size
 
 __all__ = [
     "READERS",

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import UnidentifiedImageError
 
-from iim.data.image_io import check_complete, image_size
 from iim.data.records import CrowdRecord, DatasetError, Problem
+from iim.io import ImageReadError, check_complete, image_size
 
 __all__ = [
     "DatasetReader",
@@ -202,7 +202,7 @@ class DatasetReader(ABC):
         try:
             height, width = image_size(item.image_path)
             check_complete(item.image_path)
-        except DatasetError as err:
+        except ImageReadError as err:
             problems.append(Problem(item.image_path, str(err).split(": ", 1)[-1]))
             return None
         except (OSError, UnidentifiedImageError, SyntaxError) as err:

@@ -1,4 +1,4 @@
-"""A plain-Python, loop-by-loop version of the original instance-map algorithm (private).
+"""A plain-Python, loop-by-loop version of the original instance-map algorithm (a test helper).
 
 It follows the original ``generate_masks`` step for step (a full distance vector and an ``argsort`` per head, Python
 scalars, one rectangle painted at a time) and exists only to check and time the compiled implementation in
