@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from iim.data.collate import collate_crowd
 from iim.data.dataset import CrowdDataset
+from iim.data.device_augment import DeviceAugmentation
 from iim.data.records import CrowdRecord
 from iim.data.transforms import CrowdTransform
 
@@ -51,8 +52,10 @@ class CrowdDataModule(pl.LightningDataModule):
         root: The dataset's root folder, passed to a ``source`` factory.
         mean: The dataset's RGB mean in [0, 1] (the task normalises batches with it on the device).
         std: The dataset's RGB standard deviation.
-        train_transform: Pipeline of training samples (:func:`~iim.data.transforms.train_transform`).
-        eval_transform: Pipeline of validation/test/predict samples (:func:`~iim.data.transforms.eval_transform`).
+        train_transform: Pipeline of training samples (a :class:`~iim.data.transforms.CrowdTransform` with its
+            augmentation lists and a crop).
+        eval_transform: Pipeline of validation/test/predict samples (a :class:`~iim.data.transforms.CrowdTransform`
+            without augmentation or crop: whole images).
         batch_size: Training batch size (6 for most datasets in the original, 12 for NWPU).
         eval_batch_size: Batch size of the whole-image loaders (1: images differ in size).
         num_workers: DataLoader workers.
@@ -62,9 +65,9 @@ class CrowdDataModule(pl.LightningDataModule):
             FDST setting of 1,000) instead of one pass over the data.
         pin_memory: Pin host memory (for GPU training).
         drop_last: Drop the last incomplete training batch (True, as the original).
-        cache_heads: Keep per image, in each worker, its checked head boxes and the neighbour hints that make every
-            later instance map faster (the same maps; about 90 bytes per head: 15 MB for ShanghaiTech Part A,
-            about 120 MB for NWPU-Crowd's training set). ``False`` keeps nothing between samples.
+        device_augment: ``kornia.augmentation`` modules run on each training batch on its device, after the transfer
+            (:class:`~iim.data.DeviceAugmentation`; photometric ones, or flips); empty: none. Seeded with ``seed``
+            plus the process rank; off in validation, test and predict.
     """
 
     def __init__(
@@ -83,7 +86,7 @@ class CrowdDataModule(pl.LightningDataModule):
         samples_per_epoch: int | None = None,
         pin_memory: bool = False,
         drop_last: bool = True,
-        cache_heads: bool = True,
+        device_augment: Sequence[torch.nn.Module] | DeviceAugmentation | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1 or num_workers < 0:
@@ -107,8 +110,18 @@ class CrowdDataModule(pl.LightningDataModule):
         self.samples_per_epoch = samples_per_epoch
         self.pin_memory = pin_memory
         self.drop_last = drop_last
-        self.cache_heads = cache_heads
+        if isinstance(device_augment, DeviceAugmentation):
+            self.device_augment = device_augment
+        else:
+            self.device_augment = DeviceAugmentation(list(device_augment or []), seed=seed)
         self._datasets: dict[str, CrowdDataset] = {}
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Device augmentation of training batches (see ``device_augment``), on the batch's device."""
+        trainer = self.trainer
+        if len(self.device_augment) and trainer is not None and trainer.training:
+            return self.device_augment(batch)
+        return batch
 
     @property
     def source(self) -> RecordSource:
@@ -125,11 +138,13 @@ class CrowdDataModule(pl.LightningDataModule):
                 raise ValueError(f"CrowdDataModule: unknown stage {stage!r}; choose one of {sorted(self.splits)}")
             transform = self.train_transform if stage == "train" else self.eval_transform
             records = self.source.read(self.splits[stage])
-            self._datasets[stage] = CrowdDataset(records, transform, cache_heads=self.cache_heads)
+            self._datasets[stage] = CrowdDataset(records, transform)
         return self._datasets[stage]
 
     def setup(self, stage: str | None = None) -> None:
         """Read the splits the given Lightning stage needs."""
+        if self.trainer is not None and stage in (None, "fit"):  # DDP ranks draw different device augmentations
+            self.device_augment.reseed(self.seed + 7919 * self.trainer.global_rank)
         needed = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["predict"]}
         for name in needed.get(stage or "fit", ["train", "val"]):
             self.dataset(name)

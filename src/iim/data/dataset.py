@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from iim.data.image_io import load_image
 from iim.data.records import CrowdRecord, DatasetError
 from iim.data.transforms import CrowdTransform
+from iim.io import load_image
 from iim.targets import points_to_boxes
 
 __all__ = ["CrowdDataset"]
@@ -20,27 +20,20 @@ class CrowdDataset(Dataset):
 
     Args:
         records: The images and their heads (from a reader or the synthetic generator).
-        transform: The pipeline (:func:`~iim.data.transforms.train_transform` or
-            :func:`~iim.data.transforms.eval_transform`).
-        cache_heads: Keep, per record (in each worker), what the transform makes once per image: the checked
-            boxes and the neighbour hints that speed up every later instance map (the same maps; see
-            :meth:`CrowdTransform.__call__ <iim.data.transforms.CrowdTransform.__call__>`), about 90 bytes per
-            head (15 MB for ShanghaiTech Part A, about 120 MB for NWPU-Crowd's training set). ``False``: nothing kept.
+        transform: The pipeline (a :class:`~iim.data.transforms.CrowdTransform`).
 
     Each item is a dict: ``image`` :math:`(3, H, W)` uint8, ``instance_map`` :math:`(1, H, W)` uint8,
     ``points`` :math:`(N, 2)`, ``boxes`` :math:`(N, 4)`, ``head_ids`` :math:`(N,)`, ``image_id`` (str) and ``meta``
     (dict; includes ``count``, the annotated count, and ``size``, the original ``(height, width)``).
     """
 
-    def __init__(self, records: list[CrowdRecord], transform: CrowdTransform, cache_heads: bool = True) -> None:
+    def __init__(self, records: list[CrowdRecord], transform: CrowdTransform) -> None:
         self.records = list(records)
         self.transform = transform
-        self.cache_heads = cache_heads
         self._boxes: dict[int, np.ndarray] = {}
-        self._heads: dict[int, dict[str, Any]] = {}
 
     def boxes(self, index: int) -> np.ndarray:
-        """Head boxes of record ``index``: the annotated ones, or estimated from the points once and cached."""
+        """Head boxes of record ``index``: the annotated ones, or estimated once (per worker) from the points."""
         record = self.records[index]
         if record.boxes is not None:
             return record.boxes
@@ -68,8 +61,7 @@ class CrowdDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.records[index]
-        cache = self._heads.setdefault(index, {}) if self.cache_heads else None
-        sample: dict[str, Any] = self.transform(self.image(index), record.points, self.boxes(index), cache=cache)
+        sample: dict[str, Any] = self.transform(self.image(index), record.points, self.boxes(index))
         sample["image_id"] = record.image_id
         sample["meta"] = {
             **{k: v for k, v in record.meta.items() if isinstance(v, (int, float, str, bool))},
