@@ -1,35 +1,28 @@
-"""Data pipeline speed on real ShanghaiTech Part A images: full training samples vs decoding alone, one worker.
+"""Data pipeline speed of one DataLoader worker: full training samples beside decoding alone, on two inputs.
 
-For the same images in the same run it times (single process, i.e. one DataLoader worker):
+- **Part A**: real ShanghaiTech Part A training images (``--root``; about 1024 x 768, 400 heads on average), the
+  ``data=shha`` training pipeline of ``conf/`` (random scale 0.8-1.2, horizontal flip, instance map, pad and crop
+  512 x 1024);
+- **NWPU-sized**: synthetic 2048 x 3072 JPEGs (``iim.data.write_synthetic_dataset``, written to a temporary folder)
+  with the ``data=nwpu`` pipeline (the same transforms, crops of 512 x 1024).
 
-- decode only: read and decode the JPEG to an RGB array (``load_image``);
-- full sample: decode + head boxes + random scale/flip + instance map + pad/crop 512x1024 + uint8 tensors
-  (``CrowdDataset`` with the default ``train_transform``; images are ``(3, H, W)`` channels-last views, which the
-  collate copies into a ``channels_last`` batch; normalisation happens later, on the device).
+For each it times, over the same images: *decode only* (:func:`iim.io.load_image`) and the *full sample*
+(``CrowdDataset[i]``: decode, head boxes, the albumentations Compose, the instance map, pad and crop, uint8
+tensors). One process, torch and OpenCV on one thread each, as one worker on one core. After a warm-up pass (numba
+compilation; the head boxes estimated once per image), ``--rounds`` rounds of a decode pass and a full pass; an
+image's time is its fastest round (the machine is shared: other load only ever adds time).
 
-Batching is not in the ratio; the script prints its cost per sample beside the same copy of contiguous images.
+Targets: at least 150 samples/s on Part A and 10 samples/s on NWPU-sized images. The ratio to decoding is printed
+for information.
 
-It prints samples per second for both and the overhead ratio. Target: the full sample costs at most 1.5x decoding.
-
-Measurement: one warm-up pass over every image first (numba compilation, and what ``CrowdDataset`` makes once per
-image and caches, as in training with persistent workers: the head boxes estimated from the points and their
-neighbour hints), then ``--rounds`` rounds, each a decode-only pass and a full pass over the same images back to
-back. The transform is reseeded before every full pass, so every round draws the same augmentations and each image
-costs the same work in each round; an image's time is its fastest round (what it costs without interference: on a
-shared machine other load only ever adds time, by 10-30 % in a round here), for decoding and full samples alike.
-The ratio is of those sums; the script also prints it from whole rounds (noise included), as the median of the
-rounds' ratios and their range. ``--stages`` adds the median time of each stage of the full sample (wall clock, by
-wrapping the pipeline's pieces).
-
-    python benchmarks/bench_data.py [--root ../shared/data/shanghaitech/part_A] [--images 100] [--rounds 7] [--stages]
+    python benchmarks/bench_data.py [--root ../shared/data/shanghaitech/part_A] [--images 100] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,137 +30,107 @@ from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+import cv2
 import numpy as np
 import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
 
-import iim.data._geometry as geometry_module
-import iim.data.dataset as dataset_module
-import iim.data.transforms as transforms_module
-from iim.data import CrowdDataset, collate_crowd, get_reader, load_image, train_transform
+from iim.data import CrowdDataset, CrowdRecord, get_reader, write_synthetic_dataset
+from iim.io import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = Path(os.environ.get("IIM_SHARED_DIR", REPO.parent / "shared")) / "data/shanghaitech/part_A"
+TARGETS = {"Part A": 150.0, "NWPU-sized": 10.0}
+# The README's override for large images: the scale and crop in one transform that resamples only the crop's window
+WINDOW_FIRST = [
+    "data.train_transform.geometric=[{_target_: iim.data.RandomScaleCrop, size: [512, 1024], "
+    "scale_range: [0.8, 1.2], mean: ${data.mean}}, {_target_: albumentations.HorizontalFlip, p: 0.5}]",
+    "data.train_transform.crop_size=null",
+]
 
 
-def _timed_pass(fn: Callable[[int], Any], n: int) -> float:
-    t0 = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return time.perf_counter() - t0
-
-
-def _per_image(fn: Callable[[int], Any], n: int) -> list[float]:
+def _per_image(fn: Callable[[int], Any], n: int) -> np.ndarray:
     """Seconds of each call ``fn(0) .. fn(n - 1)``."""
-    out = []
+    out = np.empty(n)
     for i in range(n):
         t0 = time.perf_counter()
         fn(i)
-        out.append(time.perf_counter() - t0)
+        out[i] = time.perf_counter() - t0
     return out
 
 
-def _stages(dataset: CrowdDataset, rounds: int) -> dict[str, float]:
-    """Median ms per sample of each stage of ``dataset[i]``, by wrapping the pieces of the pipeline in timers."""
-    spent: dict[str, float] = {}
+def train_transform(data: str, window_first: bool = False) -> Any:
+    """The training pipeline of ``conf/data/<data>.yaml``, as ``iim-train data=<data>`` builds it (seed 0); with
+    ``window_first``, as the README's ``RandomScaleCrop`` override builds it."""
+    overrides = [f"data={data}", "seed=0"]
+    if window_first:
+        overrides += WINDOW_FIRST
+    with initialize_config_module(config_module="iim.conf", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    return instantiate(cfg.data.train_transform)
 
-    def timer(f: Callable[..., Any], label: str) -> Callable[..., Any]:
-        @functools.wraps(f)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return f(*args, **kwargs)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
 
-        return timed
-
-    pieces: list[tuple[Any, str, str]] = [
-        (dataset_module, "load_image", "decode (load_image)"),
-        (transforms_module.CrowdTransform, "_heads", "heads: checked boxes, hints (cached per image)"),
-        (transforms_module, "_draw", "draw scale, window, flip"),
-        (transforms_module.RandomScaleCrop, "_resample", "image: resample the window"),
-        (transforms_module.CrowdTransform, "_pixels", "image: resample + flip (total)"),
-        (geometry_module, "heads_and_map", "heads moved + instance map (compiled)"),
-        (transforms_module, "_to_chw", "image: HWC -> CHW view"),
-        (transforms_module.CrowdTransform, "__call__", "transform (total)"),
-    ]
-    originals = []
-    for owner, name, label in pieces:
-        originals.append((owner, name, owner.__dict__.get(name)))
-        setattr(owner, name, timer(getattr(owner, name), label))
-    try:
-        per_round = []
-        for _ in range(rounds):
-            spent.clear()
-            for i in range(len(dataset)):
-                dataset[i]
-            per_round.append({k: 1000 * v / len(dataset) for k, v in spent.items()})
-    finally:
-        for owner, name, original in reversed(originals):
-            setattr(owner, name, original)
-    med = {k: statistics.median(r.get(k, 0.0) for r in per_round) for k in per_round[0]}
-    med["image: flip (pixels - resample)"] = med["image: resample + flip (total)"] - med["image: resample the window"]
-    parts = ("heads: checked boxes, hints (cached per image)", "draw scale, window, flip")
-    parts += ("image: resample + flip (total)",)
-    parts += ("heads moved + instance map (compiled)", "image: HWC -> CHW view")
-    med["python glue (transform - parts)"] = med["transform (total)"] - sum(med.get(k, 0.0) for k in parts)
-    return med
+def measure(label: str, records: list[CrowdRecord], data: str, rounds: int) -> None:
+    """Samples/s of decoding and of full samples (default pipeline, and window first) over ``records``."""
+    datasets = {
+        "full sample, default (RandomScale)": CrowdDataset(records, train_transform(data)),
+        "full sample, RandomScaleCrop override": CrowdDataset(records, train_transform(data, window_first=True)),
+    }
+    n = len(records)
+    for dataset in datasets.values():
+        _per_image(dataset.__getitem__, n)  # warm-up
+    decode = np.empty((rounds, n))
+    full = {name: np.empty((rounds, n)) for name in datasets}
+    for r in range(rounds):
+        decode[r] = _per_image(lambda i: load_image(records[i].image_path), n)
+        for name, dataset in datasets.items():
+            dataset.transform.set_random_seed(r)
+            full[name][r] = _per_image(dataset.__getitem__, n)
+    t_decode = decode.min(axis=0).mean()
+    heads = sum(rec.count for rec in records) / n
+    size = f"{records[0].height}x{records[0].width}"
+    print(f"\n{label}: {n} images of {size} (mean {heads:.0f} heads), data={data}, crops 512x1024")
+    print(f"  {'decode only (baseline)':<40}{1 / t_decode:>9.1f} samples/s {1000 * t_decode:>8.2f} ms")
+    for name, times in full.items():
+        t_full = times.min(axis=0).mean()
+        verdict = "met" if 1 / t_full >= TARGETS[label] else "NOT met"
+        print(
+            f"  {name:<40}{1 / t_full:>9.1f} samples/s {1000 * t_full:>8.2f} ms   ratio to decode "
+            f"{t_full / t_decode:.2f}x   target >= {TARGETS[label]:.0f}/s: {verdict}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="ShanghaiTech part_A folder")
-    parser.add_argument("--images", type=int, default=100, help="how many training images (the first N)")
-    parser.add_argument("--rounds", "--epochs", type=int, default=7, help="rounds of (decode pass, full pass)")
-    parser.add_argument("--stages", action="store_true", help="also time each stage of the full sample")
+    parser.add_argument("--images", type=int, default=100, help="how many Part A training images (the first N)")
+    parser.add_argument("--nwpu-images", type=int, default=12, help="how many NWPU-sized synthetic images")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (decode pass, full pass)")
     args = parser.parse_args()
-    if not args.root.is_dir():
-        raise SystemExit(f"bench_data: {args.root} not found; pass --root or set IIM_SHARED_DIR")
     torch.set_num_threads(1)
-    records = get_reader("shanghaitech", args.root).read("trainval")[: args.images]
-    dataset = CrowdDataset(records, train_transform(crop_size=(512, 1024), seed=0))
-    heads = sum(r.count for r in records)
-    n = len(records)
-    _timed_pass(dataset.__getitem__, n)  # warm-up: numba compilation, cached head boxes and neighbour hints
-
-    # Every round draws the same augmentations (the transform is reseeded), so each image costs the same work in
-    # every round and its fastest round is its cost without interference from the (shared) machine.
-    decode = np.empty((args.rounds, n))
-    full = np.empty((args.rounds, n))
-    for r in range(args.rounds):
-        dataset.transform.set_random_seed(0)
-        decode[r] = _per_image(lambda i: load_image(records[i].image_path), n)
-        full[r] = _per_image(dataset.__getitem__, n)
-    t_decode, t_full = decode.min(axis=0).mean(), full.min(axis=0).mean()
-    ratios = sorted(full.sum(axis=1) / decode.sum(axis=1))
-
+    cv2.setNumThreads(1)
     print(
-        f"# bench_data: {n} ShanghaiTech Part A train images ({heads} heads), {args.rounds} rounds of "
-        "(decode pass, full pass) after a warm-up pass, 1 process, torch threads 1; each image's time is its "
-        "fastest round (the same augmentations every round)"
+        "# bench_data: one process (one DataLoader worker), torch and OpenCV threads 1; fastest of "
+        f"{args.rounds} rounds per image after a warm-up pass"
     )
-    print(f"{'pipeline':<44}{'samples/s':>10}{'ms/sample':>11}")
-    print(f"{'decode only (baseline)':<44}{1 / t_decode:>10.1f}{1000 * t_decode:>11.2f}")
-    print(f"{'decode + augment + instance map + crop':<44}{1 / t_full:>10.1f}{1000 * t_full:>11.2f}")
-    print(f"overhead ratio full/decode: {t_full / t_decode:.2f}x (target <= 1.50x)")
-    print(
-        f"  the same from whole rounds (noise included): median {statistics.median(ratios):.2f}x, "
-        f"rounds {ratios[0]:.2f}-{ratios[-1]:.2f}"
-    )
-    # Batching is not part of the ratio: it copies each image once, whatever its layout. Shown for completeness,
-    # beside the same copy of contiguous (C, H, W) images.
-    samples = [dataset[i] for i in range(min(n, 6))]
-    dense = [{**s, "image": s["image"].contiguous()} for s in samples]
-    t_cl = statistics.median(_timed_pass(lambda i: collate_crowd(samples), 20) for _ in range(3)) / 20 / len(samples)
-    t_dense = statistics.median(_timed_pass(lambda i: collate_crowd(dense), 20) for _ in range(3)) / 20 / len(samples)
-    print(
-        f"collate, batch of {len(samples)} (not in the ratio): {1000 * t_cl:.3f} ms/sample channels-last images, "
-        f"{1000 * t_dense:.3f} ms/sample contiguous (C, H, W) images"
-    )
-    if args.stages:
-        print(f"\n{'stage of the full sample (median of rounds)':<52}{'ms/sample':>10}")
-        for label, ms in _stages(dataset, args.rounds).items():
-            print(f"{label:<52}{ms:>10.3f}")
+    if args.root.is_dir():
+        records = get_reader("shanghaitech", args.root).read("trainval")[: args.images]
+        measure("Part A", records, "shha", args.rounds)
+    else:
+        print(f"\nPart A: skipped, {args.root} not found (pass --root or set IIM_SHARED_DIR)")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_synthetic_dataset(
+            Path(tmp) / "nwpu_sized",
+            {"train": args.nwpu_images},
+            image_format="jpg",
+            height=2048,
+            width=3072,
+            max_heads=1000,
+            head_size=(16, 64),
+        )
+        records = get_reader("custom", root).read("train")
+        measure("NWPU-sized", records, "nwpu", args.rounds)
 
 
 if __name__ == "__main__":
