@@ -61,6 +61,10 @@ def test_photometric_list_from_yaml_same_seed_same_batch():
     first = aug(_clone(batch))["image"]
     aug.reseed(5)
     assert torch.equal(aug(_clone(batch))["image"], first)
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(aug))  # spawned DDP processes get a pickled copy: it draws the same
+    assert torch.equal(clone(_clone(batch))["image"], aug(_clone(batch))["image"])
 
 
 def test_device_flip_keeps_maps_points_and_boxes_aligned():

@@ -12,9 +12,9 @@ the GPU, before the task normalises it), in training only. It takes a list of ``
   albumentations pipeline, before the map is built.
 
 The batch stays uint8 in [0, 255] (the images go through float [0, 1] and are rounded back), so everything after it
-is the same with or without device augmentation. Its randomness comes from its own seed: each call draws from a
-generator seeded once, inside ``torch.random.fork_rng``, so it repeats from run to run and leaves the training RNG
-untouched.
+is the same with or without device augmentation. Its randomness comes from its own seed: call ``k`` runs inside
+``torch.random.fork_rng`` with torch seeded from ``(seed, k)``, so it repeats from run to run and leaves the training
+RNG untouched (and the module holds only integers, so it pickles for spawned DDP processes).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class DeviceAugmentation(nn.Module):
         keys = ["input", "mask", "keypoints"] if self.geometric else ["input"]
         self.sequential = K.AugmentationSequential(*transforms, data_keys=keys) if transforms else None
         self.seed = seed
-        self._draws = torch.Generator().manual_seed(seed) if seed is not None else None
+        self._calls = 0
 
     def __len__(self) -> int:
         return len(self.transforms)
@@ -87,7 +87,7 @@ class DeviceAugmentation(nn.Module):
     def reseed(self, seed: int) -> None:
         """Restart the draws from ``seed`` (e.g. the run's seed plus the process rank)."""
         self.seed = seed
-        self._draws = torch.Generator().manual_seed(seed)
+        self._calls = 0
 
     def _run(self, image: Tensor, batch: Mapping[str, Any]) -> dict[str, Any]:
         assert self.sequential is not None
@@ -123,8 +123,9 @@ class DeviceAugmentation(nn.Module):
             )
         devices = [image.device.index or 0] if image.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            if self._draws is not None:
-                torch.manual_seed(int(torch.randint(2**62, (1,), generator=self._draws)))
+            if self.seed is not None:
+                torch.manual_seed((self.seed * 1_000_003 + self._calls) % 2**63)
+                self._calls += 1
             out = self._run(image.float().div_(255.0), batch)
         out["image"] = out["image"].mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
         if image.is_contiguous(memory_format=torch.channels_last):  # the layout the pipeline's batches come in
