@@ -63,5 +63,5 @@ def test_bad_checkpoints(tmp_path):
     with pytest.raises(ValueError, match=r"junk\.ckpt: cannot read it as a PyTorch checkpoint"):
         load_network(tmp_path / "junk.ckpt")
     torch.save({"model": {}}, tmp_path / "other.ckpt")
-    with pytest.raises(ValueError, match="not an iim-train checkpoint"):
+    with pytest.raises(ValueError, match="not an iim checkpoint"):
         load_network(tmp_path / "other.ckpt")

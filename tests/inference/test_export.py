@@ -107,4 +107,4 @@ def test_iim_export_command(trained_checkpoint, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     torch.save({"something": torch.zeros(1)}, tmp_path / "other.ckpt")
     assert export_main([str(tmp_path / "other.ckpt")]) == 2
-    assert "not an iim-train checkpoint" in capsys.readouterr().err
+    assert "not an iim checkpoint" in capsys.readouterr().err

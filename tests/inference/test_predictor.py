@@ -111,7 +111,7 @@ def test_bad_inputs_and_settings(predictor, trained_checkpoint, tmp_path):
         predictor.predict([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 5), np.uint8)])
     # a checkpoint of another model, and files that are no checkpoints
     torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}, "epoch": 1}, tmp_path / "other.ckpt")
-    with pytest.raises(ValueError, match="not an iim-train checkpoint"):
+    with pytest.raises(ValueError, match="not an iim checkpoint"):
         Predictor.from_checkpoint(tmp_path / "other.ckpt")
     (tmp_path / "junk.ckpt").write_bytes(b"junk")
     with pytest.raises(ValueError, match="cannot read it"):

@@ -11,6 +11,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from iim.models.pretrained import PretrainedWeightsUnavailableError, _local_file_hint, timm_pretrained_kwargs
+from iim.modules.configurable import Configurable
 
 __all__ = ["TimmBackbone"]
 
@@ -28,7 +29,7 @@ def _quiet_classifier_keys(pretrained_kwargs: dict[str, Any]) -> Iterator[None]:
         logger.setLevel(level)
 
 
-class TimmBackbone(nn.Module):
+class TimmBackbone(Configurable, nn.Module):
     """Any timm model as a multi-scale feature extractor (``features_only=True``).
 
     Args:

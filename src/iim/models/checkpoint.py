@@ -1,6 +1,6 @@
-"""Rebuild an :class:`~iim.models.IIMNet` from a checkpoint written by ``iim-train``, without Lightning.
+"""Rebuild an :class:`~iim.models.IIMNet` from a checkpoint of a :class:`~iim.tasks.LocatorTask`, without Lightning.
 
-``iim-train`` stores, beside Lightning's usual content, an ``"iim"`` entry with the network's resolved Hydra config,
+The task stores, beside Lightning's usual content, an ``"iim"`` entry with the network's resolved Hydra config,
 the normalisation statistics and the inference settings; :func:`load_network` instantiates the network from it and
 loads the weights. Hydra is imported only when called.
 """
@@ -75,12 +75,15 @@ def load_network(
     if not isinstance(checkpoint, dict) or "iim" not in checkpoint or "state_dict" not in checkpoint:
         keys = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(
-            f"{path}: not an iim-train checkpoint (expected the keys 'state_dict' and 'iim', found {keys}). "
+            f"{path}: not an iim checkpoint (a LocatorTask's: expected the keys 'state_dict' and 'iim', found {keys}). "
             "Weights of the original IIM code load with iim.models.load_original_checkpoint."
         )
     meta = checkpoint["iim"]
     if not meta.get("net_config"):
-        raise ValueError(f"{path}: the checkpoint has no network config; it was not written by iim-train")
+        raise ValueError(
+            f"{path}: the checkpoint has no network config (its LocatorTask's network held a part that cannot be "
+            "written as config); rebuild the network in Python and load the weights with load_state_dict_file"
+        )
     net = instantiate(OmegaConf.create(_no_pretrained(meta["net_config"])))
     _load_checked(net, _strip_prefix(checkpoint["state_dict"]), str(path))
     info = CheckpointInfo(

@@ -9,11 +9,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iim.models._checks import check_levels
+from iim.modules.configurable import Configurable
 
 __all__ = ["ConcatNeck"]
 
 
-class ConcatNeck(nn.Module):
+class ConcatNeck(Configurable, nn.Module):
     """Upsample every level to the finest one and concatenate them (no parameters).
 
     HRNet-W48's raw branches (48, 96, 192, 384 channels at 1/4 to 1/32) give the original's 720 channels at 1/4.

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iim.models._checks import check_levels
+from iim.modules.configurable import Configurable
 
 __all__ = ["FPNNeck"]
 
@@ -21,7 +22,7 @@ def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> nn.S
     )
 
 
-class FPNNeck(nn.Module):
+class FPNNeck(Configurable, nn.Module):
     """FPN over the backbone's levels, every level upsampled (nearest) to the finest and concatenated.
 
     Lateral 1x1 conv (no bias) + BN + ReLU per level; top-down, each level adds the nearest-upsampled coarser one; a

@@ -6,10 +6,12 @@ import math
 
 from torch import Tensor, nn
 
+from iim.modules.configurable import Configurable
+
 __all__ = ["ConfidenceHead"]
 
 
-class ConfidenceHead(nn.Module):
+class ConfidenceHead(Configurable, nn.Module):
     """1x1 conv + BN + ReLU, then stride-2 transposed convolutions up to full resolution, then a sigmoid.
 
     For ``stride=4`` this is the original's ``de_pred`` / ``last_layer``: Conv1x1(C->C) + BN + ReLU, ConvT(C->64, k4,

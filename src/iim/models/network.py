@@ -10,12 +10,13 @@ from torch import Tensor, nn
 
 from iim.models.predictor import ConfidencePredictor
 from iim.modules.binarization import BinarizationLayer
+from iim.modules.configurable import Configurable
 from iim.modules.output import IIMOutput
 
 __all__ = ["IIMNet", "IIMOutput"]
 
 
-class IIMNet(nn.Module):
+class IIMNet(Configurable, nn.Module):
     """Confidence predictor + threshold encoder + binarization layer, for inputs of any size.
 
     The input is zero-padded at the bottom and right to a multiple of ``size_divisor`` (in normalised space, as the

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from iim.models.backbone import TimmBackbone
+from iim.modules.configurable import Configurable
 
 __all__ = ["ConfidencePredictor"]
 
@@ -14,7 +15,7 @@ NeckFactory = Callable[..., nn.Module]
 HeadFactory = Callable[..., nn.Module]
 
 
-class ConfidencePredictor(nn.Module):
+class ConfidencePredictor(Configurable, nn.Module):
     """Backbone, neck and head of IIM's confidence branch.
 
     ``neck`` and ``head`` are factories (classes or ``functools.partial``; ``_partial_: true`` in Hydra configs) that

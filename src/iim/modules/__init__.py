@@ -8,16 +8,20 @@ This package imports only torch, so other projects can use it without Lightning 
 
 from iim.modules.binarization import BinarizationLayer, binarize
 from iim.modules.compressed_sigmoid import CompressedSigmoid, compressed_sigmoid
+from iim.modules.configurable import Configurable, NotConfigurableError, to_config
 from iim.modules.output import IIMOutput
 from iim.modules.threshold import FixedThreshold, ImageThresholdEncoder, PixelThresholdEncoder
 
 __all__ = [
     "BinarizationLayer",
     "CompressedSigmoid",
+    "Configurable",
     "FixedThreshold",
     "IIMOutput",
     "ImageThresholdEncoder",
+    "NotConfigurableError",
     "PixelThresholdEncoder",
     "binarize",
     "compressed_sigmoid",
+    "to_config",
 ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from iim.modules.configurable import Configurable
+
 __all__ = ["BinarizationLayer", "binarize"]
 
 
@@ -98,7 +100,7 @@ def binarize(confidence: Tensor, threshold: Tensor | float, grad_scale: float = 
     return _StraightThroughStep.apply(confidence, threshold, float(grad_scale))
 
 
-class BinarizationLayer(nn.Module):
+class BinarizationLayer(Configurable, nn.Module):
     """Module form of :func:`binarize`; it holds only the configuration (no parameters).
 
     Args:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from iim.modules.configurable import Configurable
+
 __all__ = ["CompressedSigmoid", "compressed_sigmoid"]
 
 
@@ -30,7 +32,7 @@ def compressed_sigmoid(x: Tensor, k: float = 10.0) -> Tensor:
     return 1.0 / (2.0 + torch.exp(z)) + 0.2
 
 
-class CompressedSigmoid(nn.Module):
+class CompressedSigmoid(Configurable, nn.Module):
     """Module form of :func:`compressed_sigmoid`.
 
     Args:

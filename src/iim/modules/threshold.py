@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iim.modules.compressed_sigmoid import CompressedSigmoid
+from iim.modules.configurable import Configurable
 
 __all__ = ["FixedThreshold", "ImageThresholdEncoder", "PixelThresholdEncoder"]
 
@@ -33,7 +34,7 @@ def _check_inputs(name: str, features: Tensor, confidence: Tensor, in_channels: 
         raise ValueError(f"{name}: expected {in_channels} feature channels, got {features.shape[1]}")
 
 
-class PixelThresholdEncoder(nn.Module):
+class PixelThresholdEncoder(Configurable, nn.Module):
     """Pixel-level Binarization Module (PBM): a threshold map computed at 1/8 of the confidence's resolution.
 
     Exactly the original ``BinarizedModule``: the confidence is downsampled to 1/8 and the features to the same size
@@ -92,7 +93,7 @@ class PixelThresholdEncoder(nn.Module):
         return F.interpolate(threshold, size=confidence.shape[-2:], mode="nearest")
 
 
-class ImageThresholdEncoder(nn.Module):
+class ImageThresholdEncoder(Configurable, nn.Module):
     """Image-level Binarization Module (IBM): one learned threshold per image.
 
     The detached features are weighted by the detached confidence (nearest-resized to the features), projected to one
@@ -132,7 +133,7 @@ class ImageThresholdEncoder(nn.Module):
         return self.image_threshold(features, confidence).expand_as(confidence)
 
 
-class FixedThreshold(nn.Module):
+class FixedThreshold(Configurable, nn.Module):
     """A constant threshold (the paper's fixed-threshold baselines); no parameters.
 
     Args:

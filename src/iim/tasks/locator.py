@@ -23,6 +23,7 @@ from torch.optim import Optimizer
 from iim.losses import IIMLoss
 from iim.metrics import LocalizationMetrics
 from iim.models import IIMNet
+from iim.modules.configurable import Configurable, NotConfigurableError
 from iim.ops import extract_instances_batch, normalize_image, tiled_inference
 from iim.targets import sigmas_and_levels
 from iim.tasks.optim import OptimizerGroup, SchedulerGroup
@@ -71,9 +72,11 @@ class LocatorTask(pl.LightningModule):
         val_start_epoch: First epoch (0-based) with validation (the original: 24).
         val_every_n_epochs: Validate every this many epochs from then on (the original: 4).
         num_val_examples: Validation images kept in ``val_examples`` for the picture-logging callback.
-        net_config: The network's (resolved) Hydra config, stored in checkpoints under ``"iim"`` so that the
-            network can be rebuilt without this task (``iim-eval``, the Predictor, export). ``iim-train`` sets it
-            from ``model.net``.
+        net_config: The network's (resolved) ``_target_`` config, stored in checkpoints under ``"iim"`` so that
+            the network can be rebuilt without this task (``iim-eval``, the Predictor, export). ``None`` (the
+            default): the network's own record of how it was built (:meth:`iim.modules.Configurable.config`), so
+            a task made in plain Python or by ``iim-train`` writes loadable checkpoints alike. A class of the
+            user's own inside the network records its arguments by deriving from ``Configurable`` too.
     """
 
     def __init__(
@@ -134,13 +137,36 @@ class LocatorTask(pl.LightningModule):
         self._skipped_in_a_row = 0
         self._collapsed_steps = 0
         self._collapse_warned = False
+        self._config_warned = False
 
     # ------------------------------------------------------------------------------------------------ checkpoints
+    def network_config(self) -> dict[str, Any] | None:
+        """The config that rebuilds the network: ``net_config`` if given, else the network's own record; ``None``
+        (with a warning, once) when the network holds a part that cannot be written as config."""
+        if self.net_config is not None:
+            return self.net_config
+        net = getattr(self.net, "_orig_mod", self.net)  # a torch.compile'd network
+        if not isinstance(net, Configurable):
+            reason = f"the network is a {type(net).__name__}, which does not derive from iim.modules.Configurable"
+        else:
+            try:
+                return net.config()
+            except NotConfigurableError as err:
+                reason = str(err)
+        if not self._config_warned:
+            pl.utilities.rank_zero_warn(
+                f"LocatorTask: checkpoints will not hold a network config ({reason}); Predictor.from_checkpoint, "
+                "iim-eval and iim-export need one: derive the part's class from iim.modules.Configurable, or pass "
+                "LocatorTask(net_config=...) (a `_target_` config)"
+            )
+            self._config_warned = True
+        return None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store what rebuilding the network and its inference needs, as plain data, under ``"iim"``."""
         checkpoint["iim"] = {
             "format": 1,
-            "net_config": self.net_config,
+            "net_config": self.network_config(),
             "mean": list(self.mean),
             "std": list(self.std),
             "inference": dict(self.inference),
