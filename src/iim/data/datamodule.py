@@ -16,6 +16,7 @@ from iim.data.dataset import CrowdDataset
 from iim.data.device_augment import DeviceAugmentation
 from iim.data.records import CrowdRecord
 from iim.data.transforms import CrowdTransform
+from iim.ops import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["CrowdDataModule", "RecordSource", "seed_worker"]
 
@@ -76,8 +77,8 @@ class CrowdDataModule(pl.LightningDataModule):
         train_transform: CrowdTransform,
         eval_transform: CrowdTransform,
         root: str | None = None,
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
-        std: Sequence[float] = (0.229, 0.224, 0.225),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
         batch_size: int = 6,
         eval_batch_size: int = 1,
         num_workers: int = 0,

@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from iim.ops import IMAGENET_MEAN
 from iim.targets import boxes_to_instance_map, points_to_boxes
 
 __all__ = ["CrowdTransform", "RandomScale"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
 TARGET_MODES = ("after_augmentation", "original")
 
 

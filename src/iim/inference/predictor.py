@@ -26,7 +26,7 @@ import torch
 
 from iim.inference.images import ImageInput, as_rgb_array
 from iim.models.network import IIMNet
-from iim.ops import extract_instances, normalize_image, tiled_inference
+from iim.ops import IMAGENET_MEAN, IMAGENET_STD, extract_instances, normalize_image, tiled_inference
 
 __all__ = ["Prediction", "Predictor", "resolve_device"]
 
@@ -219,8 +219,8 @@ class Predictor:
 
         net, data = build_from_config(config)
         load_state_dict_file(net, weights)
-        mean = mean if mean is not None else data.get("mean", (0.485, 0.456, 0.406))
-        std = std if std is not None else data.get("std", (0.229, 0.224, 0.225))
+        mean = mean if mean is not None else data.get("mean", IMAGENET_MEAN)
+        std = std if std is not None else data.get("std", IMAGENET_STD)
         return cls(net, mean, std, device=device, **kwargs)
 
     # -------------------------------------------------------------------------------------------------- running

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from iim.models.network import IIMNet
+from iim.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["CheckpointInfo", "build_from_config", "load_network", "load_state_dict_file"]
 
@@ -89,8 +90,8 @@ def load_network(
     info = CheckpointInfo(
         path=path,
         net_config=meta["net_config"],
-        mean=tuple(meta.get("mean", (0.485, 0.456, 0.406))),  # type: ignore[arg-type]
-        std=tuple(meta.get("std", (0.229, 0.224, 0.225))),  # type: ignore[arg-type]
+        mean=tuple(meta.get("mean", IMAGENET_MEAN)),  # type: ignore[arg-type]
+        std=tuple(meta.get("std", IMAGENET_STD)),  # type: ignore[arg-type]
         inference=dict(meta.get("inference", {})),
         min_area=int(meta.get("min_area", 3)),
         connectivity=int(meta.get("connectivity", 4)),

@@ -39,8 +39,24 @@ from iim.models.network import IIMNet
 
 __all__ = ["NWPU_MEAN_STD", "convert_original_state_dict", "is_original_checkpoint", "load_original_checkpoint"]
 
-#: The original's NWPU-Crowd normalisation (``datasets/setting/NWPU.py``), used when a checkpoint brings none.
-NWPU_MEAN_STD = ((0.446139603853, 0.409515678883, 0.395083993673), (0.288205742836, 0.278144598007, 0.283502370119))
+
+def _dataset_mean_std(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``mean`` and ``std`` of ``conf/data/<name>.yaml``, the one place a dataset's statistics are written (read as
+    plain YAML, without importing the config package and its Hydra resolvers)."""
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.find_spec("iim.conf")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - a broken install
+        raise RuntimeError("iim.conf (the shipped configs) is missing from this installation")
+    node = yaml.safe_load((Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.yaml").read_text())
+    return tuple(float(v) for v in node["mean"]), tuple(float(v) for v in node["std"])
+
+
+#: The original's NWPU-Crowd normalisation (``datasets/setting/NWPU.py``, as ``conf/data/nwpu.yaml`` holds it), used
+#: when a checkpoint of the original code brings none.
+NWPU_MEAN_STD = _dataset_mean_std("nwpu")
 
 _IGNORED = ("Binar.weight", "Binar.bias")
 _HEAD = {"0": "project.0", "1": "project.1", "3": "upsample.0", "5": "upsample.2"}

@@ -1,10 +1,12 @@
 """Post-processing and inference operators (torch/numpy/OpenCV only): instance extraction and tiled inference."""
 
 from iim.ops.components import Instances, extract_instances, extract_instances_batch
-from iim.ops.normalize import normalize_image
+from iim.ops.normalize import IMAGENET_MEAN, IMAGENET_STD, normalize_image
 from iim.ops.tiling import tile_windows, tiled_inference
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "Instances",
     "extract_instances",
     "extract_instances_batch",

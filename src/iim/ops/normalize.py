@@ -7,7 +7,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["normalize_image"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "normalize_image"]
+
+# ImageNet's RGB statistics in [0, 1]: the default wherever a dataset brings none (written here once)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def normalize_image(
@@ -20,7 +24,7 @@ def normalize_image(
 
     Args:
         image: RGB images, uint8 in [0, 255] (or float already in [0, 255]).
-        mean: Per-channel mean in [0, 1] (the dataset's; ImageNet's is ``(0.485, 0.456, 0.406)``).
+        mean: Per-channel mean in [0, 1] (the dataset's; ImageNet's is :data:`IMAGENET_MEAN`).
         std: Per-channel standard deviation in [0, 1].
         dtype: Output dtype.
 
