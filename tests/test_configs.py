@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from helpers.configs import FAST, compose_train
 from helpers.fake_datasets import write_fdst, write_jhu, write_nwpu, write_qnrf, write_shanghaitech
+from helpers.golden_configs import resolved_experiment
 from iim.cli.train import train
 
 ALL_EXPERIMENTS = sorted(
@@ -50,9 +52,9 @@ def test_every_dataset_backbone_and_threshold_has_an_experiment():
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_has_the_originals_settings(tmp_path, name):
+def test_experiment_has_the_originals_settings(name):
     dataset, backbone, threshold = name.split("_")
-    cfg = compose_train([f"+experiment={name}"], tmp_path)
+    cfg = OmegaConf.create(resolved_experiment(name))  # composed once for this and the golden test
     assert cfg.model.net.predictor.backbone.name == {"hrnet": "hrnet_w48", "vgg": "vgg16_bn"}[backbone]
     assert cfg.model.net.threshold_encoder._target_.endswith(
         {"pbm": "PixelThresholdEncoder", "ibm": "ImageThresholdEncoder"}[threshold]
@@ -150,6 +152,12 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_unknown_experiment_lists_the_ones_that_exist(tmp_path):
+    with pytest.raises(Exception, match=r"(?s)experiment/nope.*nwpu_hrnet_pbm"):
+        compose_train(["+experiment=nope"], tmp_path)
+
+
+@pytest.mark.slow
+def test_unknown_experiment_on_the_command_line(tmp_path):
     result = _cli("+experiment=nope", cwd=tmp_path)
     assert result.returncode != 0
     assert "experiment/nope" in result.stderr and "nwpu_hrnet_pbm" in result.stderr

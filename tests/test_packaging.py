@@ -52,6 +52,7 @@ def test_configs_compose_from_the_installed_wheel(wheel, tmp_path):
     assert location.startswith(str(site)) and encoder == "ImageThresholdEncoder"
 
 
+@pytest.mark.slow
 def test_iim_train_cfg_job_from_the_installed_wheel(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -6,6 +6,8 @@ experiment is meant to change, and say so in the commit.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,13 @@ def experiment_names() -> list[str]:
 
 def resolved_experiment(name: str) -> dict[str, Any]:
     """``iim-train +experiment=<name>`` composed and resolved, without the ``hydra`` node; the run folder and the
-    environment-dependent paths are fixed placeholders so the result is the same on every machine."""
+    environment-dependent paths are fixed placeholders so the result is the same on every machine. Composed once
+    per process (tests share it); each call returns a fresh copy."""
+    return copy.deepcopy(_resolved(name))
+
+
+@functools.cache
+def _resolved(name: str) -> dict[str, Any]:
     with initialize_config_module(config_module="iim.conf", version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"+experiment={name}"])
     with open_dict(cfg):

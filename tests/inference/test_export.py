@@ -99,12 +99,17 @@ def test_export_refuses_to_overwrite_and_checks_arguments(predictor, onnx_file, 
 
 def test_iim_export_command(trained_checkpoint, tmp_path, capsys):
     out = tmp_path / "model.pt"
-    assert export_main([trained_checkpoint, "--format", "torchscript", "--output", str(out)]) == 0
+    assert export_main([trained_checkpoint, "format=torchscript", f"output={out}"]) == 0
     printed = capsys.readouterr().out
     assert "wrote" in printed and "max |diff| confidence" in printed
     assert out.is_file() and json.loads((tmp_path / "model.pt.json").read_text())["format"] == "iim-torchscript-1"
-    assert export_main([trained_checkpoint, "--format", "torchscript", "--output", str(out)]) == 2
+    assert export_main([trained_checkpoint, "format=torchscript", f"output={out}", "check=false"]) == 2
     assert "exists" in capsys.readouterr().err
+    assert export_main([trained_checkpoint, "format=tflite"]) == 2
+    assert "iim-export: error: format must be one of onnx, torchscript" in capsys.readouterr().err
+    assert export_main(["format=onnx"]) == 2
+    assert "iim-export: error: missing ckpt=..." in capsys.readouterr().err
+    assert not list(tmp_path.glob(".hydra")) and not list(tmp_path.glob("*.log"))
     torch.save({"something": torch.zeros(1)}, tmp_path / "other.ckpt")
     assert export_main([str(tmp_path / "other.ckpt")]) == 2
     assert "not an iim checkpoint" in capsys.readouterr().err

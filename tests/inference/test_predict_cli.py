@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from helpers.configs import compose_train
-from iim.cli.predict import predict, split_inputs
+from iim.cli.predict import main, predict
 from iim.data.synthetic import SyntheticSource
 from iim.inference import Predictor
 from iim.inference.video import VideoError, VideoWriter, read_frames, video_info
@@ -24,7 +24,7 @@ from iim.metrics import read_pred_loc
 
 def _run(args, cwd):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
-    cmd = [sys.executable, "-c", "from iim.cli.predict import main; main()", *args]
+    cmd = [sys.executable, "-c", "from iim.cli.predict import main; raise SystemExit(main())", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -44,11 +44,16 @@ def inputs(tmp_path_factory):
     return root
 
 
-def test_split_inputs():
-    args = ["a.jpg", "ckpt=x.ckpt", "-cd", "confs", "dir/", "--cfg", "job", "--info", "config", "-m", "b c.png"]
-    inputs, rest = split_inputs(args)
-    assert inputs == ["a.jpg", "dir/", "b c.png"]
-    assert rest == ["ckpt=x.ckpt", "-cd", "confs", "--cfg", "job", "--info", "config", "-m"]
+def test_leading_words_are_the_inputs(tmp_path, capsys):
+    """The words before the first key=value are the inputs, quoted for Hydra; --cfg job shows the result."""
+    assert main(["a.jpg", "dir/", "b c,'d'.png", "ckpt=x.ckpt", "--cfg", "job"]) == 0
+    shown = capsys.readouterr().out
+    assert "- a.jpg\n- dir/\n- b c,'d'.png\n" in shown and "ckpt: x.ckpt" in shown
+    assert main(["a.jpg", f"hydra.run.dir={tmp_path}", "inputs=[b.jpg]"]) == 2
+    assert "iim-predict: error: inputs is given twice" in capsys.readouterr().err
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    assert main([f"hydra.run.dir={tmp_path}", f"inputs=[{tmp_path / 'a.png'}]"]) == 2  # ckpt: ???
+    assert "iim-predict: error: missing ckpt=..." in capsys.readouterr().err
 
 
 def test_video_io_roundtrip(inputs):

@@ -1,4 +1,5 @@
-"""evaluate_files and the ``iim-evaluate`` command: results, id rules, outputs, overwrite protection, errors."""
+"""evaluate_files and the ``iim-score`` command (and its former name ``iim-evaluate``): results, id rules, outputs,
+overwrite protection, errors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from iim.cli.evaluate import main
+from iim.cli import evaluate
+from iim.cli.score import main
 from iim.metrics import (
     EvaluationError,
     LocalizationMetrics,
@@ -121,9 +123,9 @@ def test_cli_refuses_to_overwrite_without_flag(files, capsys):
     json_path.write_text("keep me")
     assert main([str(pred), str(gt)]) == 1
     err = capsys.readouterr().err
-    assert "output file already exists" in err and "--overwrite" in err
+    assert "output file already exists" in err and "overwrite=true" in err
     assert json_path.read_text() == "keep me"
-    assert main([str(pred), str(gt), "--overwrite"]) == 0
+    assert main([str(pred), str(gt), "overwrite=true"]) == 0
     assert json.loads(json_path.read_text())["num_images"] == 3
 
 
@@ -131,7 +133,7 @@ def test_cli_out_per_image_and_fixed_protocol(files, tmp_path):
     pred, gt = files
     out, rows = tmp_path / "res" / "m.json", tmp_path / "rows.csv"
     out.parent.mkdir()
-    argv = [str(pred), str(gt), "--out", str(out), "--per-image", str(rows), "--protocol", "fixed", "--radii", "4", "8"]
+    argv = [str(pred), str(gt), f"out={out}", f"per_image={rows}", "protocol=fixed", "radii=[4,8]"]
     assert main(argv) == 0
     data = json.loads(out.read_text())
     assert data["radii"] == [4.0, 8.0] and "f1_r4" in data["metrics"]
@@ -155,7 +157,7 @@ def test_cli_malformed_inputs_exit_1_with_the_reason(files, capsys, pred_text, g
     gt.write_text(gt_text)
     assert main([str(pred), str(gt)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("iim-evaluate: error: ")
+    assert err.startswith("iim-score: error: ")
     assert __import__("re").search(message, err)
     assert not pred.with_name("run1_metrics.json").exists()
 
@@ -166,25 +168,59 @@ def test_cli_missing_files_and_usage_errors(files, tmp_path, capsys):
     assert "prediction file not found" in capsys.readouterr().err
     assert main([str(pred), str(tmp_path / "nope.txt")]) == 1
     assert "ground-truth file not found" in capsys.readouterr().err
-    assert main([str(pred), str(gt), "--out", str(gt), "--overwrite"]) == 1
+    assert main([str(pred), str(gt), f"out={gt}", "overwrite=true"]) == 1
     assert "is one of the input files" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        main([str(pred), str(gt), "--radii", "4"])
-    assert info.value.code == 2
-    assert "--radii applies only to --protocol fixed" in capsys.readouterr().err
-    assert main([str(pred), str(gt), "--protocol", "fixed", "--radii", "4", "4"]) == 1
+    assert main([str(pred), str(gt), "radii=[4]"]) == 2
+    assert "iim-score: error: radii applies only to protocol=fixed" in capsys.readouterr().err
+    assert main([str(pred), str(gt), "protocol=fixed", "radii=[4,4]"]) == 1
     assert "`radii` must be distinct" in capsys.readouterr().err
+    assert main([str(pred), str(gt), "protocol=nwpu2"]) == 2
+    assert "protocol must be one of nwpu, fixed" in capsys.readouterr().err
+    # usage errors: a missing file argument is named, an unknown key is Hydra's error, a key given twice, old flags
+    assert main([str(pred)]) == 2
+    assert "iim-score: error: missing gt=..." in capsys.readouterr().err
+    assert main([str(pred), str(gt), "per_imag=x.csv"]) == 2
+    assert "Could not override 'per_imag'" in capsys.readouterr().err
+    assert main([str(pred), str(gt), f"pred={pred}"]) == 2
+    assert "pred is given twice" in capsys.readouterr().err
+    assert main([str(pred), str(gt), "--overwrite"]) == 2  # Hydra's argparse: the old flags are no options
+    assert "unrecognized arguments: --overwrite" in capsys.readouterr().err
+    assert not list(pred.parent.glob(".hydra")) and not list(pred.parent.glob("*.log"))
+
+
+def test_cli_settings_from_keys_only_and_help(files, capsys, tmp_path):
+    pred, gt = files
+    out = tmp_path / "only keys.json"  # a space: the positional form quotes it, here it is quoted by hand
+    assert main([f"pred={pred}", f"gt={gt}", f"out='{out}'"]) == 0
+    assert json.loads(out.read_text())["num_images"] == 3
+    capsys.readouterr()
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "iim-score PRED GT" in text and "per_image: null" in text and "ignore_extra: false" in text
+
+
+def test_iim_evaluate_is_an_alias_with_a_notice(files, capsys):
+    pred, gt = files
+    assert evaluate.main([str(pred), str(gt)]) == 0
+    captured = capsys.readouterr()
+    assert "iim-evaluate is now iim-score; the old name goes away in the next release" in captured.err
+    assert "PRED GT key=value" in captured.err and "0.3636" in captured.out
+    assert evaluate.main([str(pred), str(gt)]) == 1  # the output exists now
+    assert "iim-evaluate: error: output file already exists" in capsys.readouterr().err
 
 
 def test_metrics_package_and_cli_import_light():
-    """``import iim.metrics`` and the command need numpy/scipy only: no torch, torchmetrics, Lightning or Hydra."""
+    """``import iim.metrics`` needs numpy/scipy only: no torch, torchmetrics, Lightning or Hydra; the command adds
+    OmegaConf (Hydra when it runs), not torch."""
     code = (
-        "import sys, iim.metrics, iim.cli.evaluate\n"
+        "import sys, iim.metrics\n"
         "heavy = ('torch', 'torchmetrics', 'lightning', 'pytorch_lightning', 'hydra', 'omegaconf')\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+        "import iim.cli.score, iim.cli.evaluate\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy[:4])))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ""
+    assert result.stdout.splitlines() == ["", ""]
     import iim.metrics
 
     assert all(hasattr(iim.metrics, name) for name in iim.metrics.__all__)

@@ -45,7 +45,10 @@ def test_vgg_checkpoint_gives_the_original_outputs(original_vgg, tmp_path):
     assert torch.equal(out.binary, (confidence >= threshold).float())
 
 
-@pytest.mark.parametrize("wrap", ["plain", "module", "latest_state"])
+@pytest.mark.parametrize(
+    "wrap",
+    ["plain", pytest.param("module", marks=pytest.mark.slow), pytest.param("latest_state", marks=pytest.mark.slow)],
+)
 def test_prefixes_and_containers(original_vgg, tmp_path, wrap):
     state = original_vgg.state_dict()
     plain = {
@@ -88,6 +91,7 @@ def test_hrnet_checkpoint_keys_all_land(tmp_path):
         assert net(x).confidence.shape == (1, 1, 64, 64)
 
 
+@pytest.mark.slow
 def test_unknown_missing_and_misshapen_keys_are_named(original_vgg, tmp_path):
     state = dict(original_vgg.state_dict())
     state["Extractor.module.extra_head.weight"] = torch.zeros(3)

@@ -68,7 +68,7 @@ class LastCheckpoint(Checkpoint):
         part = path.with_name(path.name + ".part")
         if trainer.is_global_zero:
             path.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(part)
+        trainer.save_checkpoint(part, weights_only=False)  # a whole resume point (and no "not set" notice)
         if trainer.is_global_zero:
             os.replace(part, path)
         trainer.strategy.barrier("LastCheckpoint.save")

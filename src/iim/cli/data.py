@@ -1,42 +1,54 @@
 """``iim-data``: check a dataset, convert it to iim's custom format or the original IIM layout, write synthetic data.
 
-iim-data check ROOT --format shanghaitech
-iim-data convert ROOT --format qnrf --to iim OUT [--max-half-size 15]
-iim-data convert ROOT --format jhu --to custom OUT
-iim-data synth OUT --train 80 --val 20 --test 20
+    iim-data check ROOT format=shanghaitech [split=[train,val]] [val_fraction=0.1] [seed=0] [out_of_bounds=drop]
+    iim-data convert ROOT OUT format=qnrf to=iim [max_half_size=15] [link=true] [overwrite=true]
+    iim-data convert ROOT OUT format=jhu to=custom
+    iim-data synth OUT train=80 val=20 test=20 [height=384 width=512 seed=0 overwrite=true]
+
+The leading words are the command, then ``root`` (check, convert) and ``out`` (convert, synth); the settings are
+``key=value`` overrides of ``conf/data_tool.yaml`` (``root=``, ``out=`` work too; ``iim-data --help`` lists them).
+Exit status: 0 on success, 1 when check finds problems that stop reading, 2 on bad input or a usage error.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from omegaconf import DictConfig, ListConfig
 
+from iim.cli._common import UsageError, require, run_app
 from iim.data.readers import READERS, get_reader
 from iim.data.records import CrowdRecord, DatasetError, Problem
 from iim.targets import boxes_to_instance_map, format_gt_loc_line, points_to_boxes
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "POSITIONAL", "cmd_check", "cmd_convert", "cmd_synth", "main", "run"]
+
+PROG = "iim-data"
+# the config keys of each command's leading words (after the command itself)
+POSITIONAL: dict[str, tuple[str, ...]] = {"check": ("root",), "convert": ("root", "out"), "synth": ("out",)}
 
 
-def _reader_kwargs(args: argparse.Namespace) -> dict:
-    kwargs: dict = {"out_of_bounds": args.out_of_bounds}
-    if args.val_fraction is not None:
-        kwargs["val_fraction"] = args.val_fraction
-    if args.seed is not None:
-        kwargs["seed"] = args.seed
+def _reader_kwargs(cfg: DictConfig) -> dict:
+    kwargs: dict = {"out_of_bounds": str(cfg.out_of_bounds)}
+    if cfg.val_fraction is not None:
+        kwargs["val_fraction"] = float(cfg.val_fraction)
+    if cfg.seed is not None:
+        kwargs["seed"] = int(cfg.seed)
     return kwargs
 
 
-def _splits(reader: object, requested: Sequence[str] | None) -> list[str]:
+def _splits(reader: object, requested: Any) -> list[str]:
     available = [s for s in reader.splits() if s != "trainval"]  # type: ignore[attr-defined]
-    return list(requested) if requested else available
+    if not requested:
+        return available
+    return [str(s) for s in requested] if isinstance(requested, (ListConfig, list, tuple)) else [str(requested)]
 
 
 def _summary_line(split: str, records: list[CrowdRecord]) -> str:
@@ -51,13 +63,13 @@ def _summary_line(split: str, records: list[CrowdRecord]) -> str:
     )
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def cmd_check(cfg: DictConfig) -> int:
     """Validate every split and list every problem found."""
-    reader = get_reader(args.format, args.root, **_reader_kwargs(args))
+    reader = get_reader(str(cfg.format), str(cfg.root), **_reader_kwargs(cfg))
     print(f"{reader.name} dataset at {reader.root}")
     print(f"{'split':<8}{'images':>8}{'heads':>10}{'min':>8}{'mean':>9}{'max':>8}{'empty':>8}   sizes (WxH)")
     all_problems: list[tuple[str, Problem]] = []
-    for split in _splits(reader, args.split):
+    for split in _splits(reader, cfg.split):
         try:
             records, problems = reader.scan(split)
         except DatasetError as err:
@@ -82,7 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; choose another folder or pass --overwrite")
+        raise FileExistsError(f"{out} exists and is not empty; choose another folder or pass overwrite=true")
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -101,13 +113,13 @@ def _place_image(record: CrowdRecord, target: Path, link: bool) -> None:
         shutil.copyfile(record.image_path, target)
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
+def cmd_convert(cfg: DictConfig) -> int:
     """Write the dataset in iim's custom format or the original IIM layout."""
-    reader = get_reader(args.format, args.root, **_reader_kwargs(args))
-    out = Path(args.out)
-    _prepare_out(out, args.overwrite)
-    cap = args.max_half_size
-    by_split = {split: reader.read(split) for split in _splits(reader, args.split)}
+    reader = get_reader(str(cfg.format), str(cfg.root), **_reader_kwargs(cfg))
+    out = Path(str(cfg.out))
+    _prepare_out(out, bool(cfg.overwrite))
+    cap, layout, link = int(cfg.max_half_size), str(cfg.to), bool(cfg.link)
+    by_split = {split: reader.read(split) for split in _splits(reader, cfg.split)}
     seen: dict[str, int] = {}
     for records in by_split.values():
         for record in records:
@@ -119,12 +131,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
             # ids repeat across splits in some datasets (ShanghaiTech's IMG_1 is in train and test): prefix those
             name = _image_name(record) if seen[_image_name(record)] == 1 else f"{split}_{_image_name(record)}"
             suffix = record.image_path.suffix.lower() if record.image_path else ".jpg"
-            _place_image(record, out / "images" / f"{name}{suffix}", args.link)
+            _place_image(record, out / "images" / f"{name}{suffix}", link)
             boxes = record.boxes
             if boxes is None and record.annotated:
                 boxes = points_to_boxes(record.points, record.height, record.width)
             names.append(name)
-            if args.to == "custom":
+            if layout == "custom":
                 if record.annotated:
                     ann = {"points": record.points.round(3).tolist()}
                     if boxes is not None:
@@ -152,70 +164,72 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if gt_lines:
             (out / f"{split}_gt_loc.txt").write_text("".join(f"{line}\n" for line in gt_lines))
         print(f"{split}: {len(records)} images written")
-    print(f"wrote {args.to} layout to {out}")
+    print(f"wrote {layout} layout to {out}")
     return 0
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
+def cmd_synth(cfg: DictConfig) -> int:
     """Write synthetic crowds in the custom format."""
     from iim.data.synthetic import write_synthetic_dataset
 
-    splits = {"train": args.train, "val": args.val, "test": args.test}
-    write_synthetic_dataset(
-        args.out, splits, seed=args.seed or 0, overwrite=args.overwrite, height=args.height, width=args.width
-    )
-    print(f"wrote {sum(splits.values())} synthetic scenes ({splits}) to {args.out}")
+    splits = {"train": int(cfg.train), "val": int(cfg.val), "test": int(cfg.test)}
+    out = Path(str(cfg.out))
+    write_synthetic_dataset(out, splits, seed=int(cfg.seed or 0), overwrite=bool(cfg.overwrite),
+                            height=int(cfg.height), width=int(cfg.width))  # fmt: skip
+    print(f"wrote {sum(splits.values())} synthetic scenes ({splits}) to {out}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``iim-data`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="iim-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    formats = sorted(READERS)
+COMMANDS: dict[str, tuple[Callable[[DictConfig], int], tuple[str, ...]]] = {
+    "check": (cmd_check, ("root", "format")),
+    "convert": (cmd_convert, ("root", "format", "to", "out")),
+    "synth": (cmd_synth, ("out",)),
+}
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("root", help="the dataset's root folder")
-        p.add_argument("--format", "-f", required=True, choices=formats, help="on-disk format")
-        p.add_argument("--split", nargs="+", help="splits to use (default: all)")
-        p.add_argument("--val-fraction", type=float, help="held-out fraction for datasets without a val split")
-        p.add_argument("--seed", type=int, help="seed of that split")
-        p.add_argument("--out-of-bounds", choices=["clip", "drop"], default="clip", help="points outside the image")
 
-    check = sub.add_parser("check", help="validate a dataset and print a summary and every problem")
-    common(check)
-    check.set_defaults(func=cmd_check)
-    convert = sub.add_parser("convert", help="write the custom format or the original IIM layout")
-    common(convert)
-    convert.add_argument("--to", choices=["custom", "iim"], required=True, help="output layout")
-    convert.add_argument("out", help="output folder (must be empty unless --overwrite)")
-    convert.add_argument("--max-half-size", type=int, default=25, help="mask half-size cap (25 NWPU/SH, 15 QNRF/JHU)")
-    convert.add_argument("--link", action="store_true", help="symlink images instead of copying them")
-    convert.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
-    convert.set_defaults(func=cmd_convert)
-    synth = sub.add_parser("synth", help="write synthetic crowds in the custom format")
-    synth.add_argument("out")
-    synth.add_argument("--train", type=int, default=80)
-    synth.add_argument("--val", type=int, default=20)
-    synth.add_argument("--test", type=int, default=20)
-    synth.add_argument("--height", type=int, default=384)
-    synth.add_argument("--width", type=int, default=512)
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--overwrite", action="store_true")
-    synth.set_defaults(func=cmd_synth)
-    return parser
+def _one_of(cfg: DictConfig, key: str, allowed: Sequence[str]) -> None:
+    if cfg.get(key) is not None and str(cfg[key]) not in allowed:
+        raise UsageError(f"{key} must be one of {', '.join(allowed)}: got {cfg[key]!r}")
+
+
+def run(cfg: DictConfig) -> int:
+    """Run the command of a ``conf/data_tool.yaml`` config; returns the exit status.
+
+    Raises:
+        UsageError: No or an unknown command, a setting it needs is missing, a value outside its choices.
+    """
+    command = None if cfg.get("command") is None else str(cfg.command)
+    if command not in COMMANDS:
+        got = "none" if command is None else repr(command)
+        raise UsageError(f"the first word is the command: {', '.join(COMMANDS)} (got {got})")
+    func, needed = COMMANDS[command]
+    require(cfg, f"{PROG} {command}", *needed)
+    _one_of(cfg, "format", sorted(READERS))
+    _one_of(cfg, "to", ("custom", "iim"))
+    _one_of(cfg, "out_of_bounds", ("clip", "drop"))
+    try:
+        return int(func(cfg))
+    except (DatasetError, FileExistsError, FileNotFoundError, ValueError) as err:
+        print(f"{PROG} {command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``iim-data``."""
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (DatasetError, FileExistsError, FileNotFoundError, ValueError) as err:
-        print(f"iim-data {args.command}: error: {err}", file=sys.stderr)
+    """Run ``iim-data``: ``COMMAND [ROOT] [OUT]`` then ``key=value`` overrides of ``conf/data_tool.yaml``.
+
+    Args:
+        argv: The arguments (without the program name); ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 on success, 1 when check finds problems that stop reading, 2 on bad input or a usage error.
+    """
+    args = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    first = args[0] if args and not args[0].startswith("-") and "=" not in args[0] else None
+    if first is not None and first not in POSITIONAL:
+        print(f"{PROG}: error: unknown command {first!r}: the first word is one of {', '.join(POSITIONAL)}",
+              file=sys.stderr)  # fmt: skip
         return 2
+    return run_app(PROG, "data_tool", run, args, keys=("command", *POSITIONAL.get(first or "", ())))
 
 
 if __name__ == "__main__":

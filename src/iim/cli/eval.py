@@ -24,6 +24,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
+from iim.cli.console import quiet_library_notices
 from iim.data.records import DatasetError
 
 __all__ = ["evaluate", "main"]
@@ -42,7 +43,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from iim.models import load_network
     from iim.tasks import LocatorTask
 
-    pl.seed_everything(int(cfg.seed), workers=True)
+    quiet_library_notices()
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     net, info = load_network(cfg.ckpt_path)

@@ -1,38 +1,33 @@
 """``iim-export``: a checkpoint's network as an ONNX or TorchScript graph (RGB in, confidence and threshold out).
 
-    iim-export logs/train/runs/<run>/checkpoints/last.ckpt --format onnx          # -> last.onnx (+ last.onnx.json)
-    iim-export last.ckpt --format torchscript --output model.pt
-    iim-export NWPU-HR-ep_241.pth --format onnx                                   # weights of the original code
+    iim-export logs/train/runs/<run>/checkpoints/last.ckpt format=onnx          # -> last.onnx (+ last.onnx.json)
+    iim-export last.ckpt format=torchscript output=model.pt
+    iim-export NWPU-HR-ep_241.pth format=onnx opset=17                          # weights of the original code
 
-After writing, the file is run once (ONNX Runtime, or TorchScript) on an input of another size than the traced one
-and compared with the PyTorch network; the maximum differences are printed (``--no-check`` skips this).
-Post-processing stays in Python: see :mod:`iim.inference.export`.
+The leading word is ``ckpt``; the settings (``format``, ``output``, ``exporter``, ``opset``, ``overwrite``,
+``check``) are ``key=value`` overrides of ``conf/export.yaml`` (``iim-export --help`` lists them). After writing, the
+file is run once (ONNX Runtime, or TorchScript) on an input of another size than the traced one and compared with the
+PyTorch network; the maximum differences are printed (``check=false`` skips this). Post-processing stays in Python:
+see :mod:`iim.inference.export`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 
-__all__ = ["main"]
+from iim.cli._common import UsageError, require, run_app
 
+__all__ = ["check_export", "export", "main"]
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="iim-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("checkpoint", type=Path, help="an iim-train checkpoint or a .pth of the original IIM code")
-    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", dest="fmt")
-    p.add_argument("--output", "-o", type=Path, default=None, help="output file (default: beside the checkpoint)")
-    p.add_argument("--exporter", choices=("dynamo", "legacy"), default="dynamo", help="ONNX exporter (default dynamo)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--no-check", action="store_true", help="skip the comparison with the PyTorch network")
-    return p
+PROG = "iim-export"
+FORMATS = ("onnx", "torchscript")
+EXPORTERS = ("dynamo", "legacy")
 
 
 def check_export(predictor: object, path: Path, fmt: str) -> tuple[float, float]:
@@ -57,35 +52,61 @@ def check_export(predictor: object, path: Path, fmt: str) -> tuple[float, float]
     return tuple(float((a - b).abs().max()) for a, b in zip(ref, got))  # type: ignore[return-value]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``iim-export``; returns the exit status (2 on bad input)."""
+def export(cfg: DictConfig) -> int:
+    """Export ``cfg.ckpt`` as ``conf/export.yaml`` describes (the work of ``iim-export``).
+
+    Returns:
+        0 on success, 1 when the written graph differs from the network, 2 on bad input (printed as
+        ``iim-export: error: ...``).
+
+    Raises:
+        UsageError: A missing ``ckpt``, an unknown ``format`` or ``exporter``.
+    """
     from iim.inference import Predictor
     from iim.inference.export import export_network
 
-    args = _parser().parse_args(argv)
-    suffix = ".onnx" if args.fmt == "onnx" else ".pt"
-    output = args.output if args.output is not None else args.checkpoint.with_suffix(suffix)
+    require(cfg, PROG, "ckpt")
+    fmt, exporter = str(cfg.format), str(cfg.exporter)
+    if fmt not in FORMATS:
+        raise UsageError(f"format must be one of {', '.join(FORMATS)}: got {fmt!r}")
+    if exporter not in EXPORTERS:
+        raise UsageError(f"exporter must be one of {', '.join(EXPORTERS)}: got {exporter!r}")
+    checkpoint = Path(str(cfg.ckpt))
+    suffix = ".onnx" if fmt == "onnx" else ".pt"
+    output = Path(str(cfg.output)) if cfg.output is not None else checkpoint.with_suffix(suffix)
     try:
-        predictor = Predictor.from_checkpoint(args.checkpoint, device="cpu")
+        predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
         meta = {
-            "source_checkpoint": str(args.checkpoint),
+            "source_checkpoint": str(checkpoint),
             "min_area": predictor.min_area,
             "connectivity": predictor.connectivity,
             "inference": predictor.inference,
         }
-        path = export_network(predictor.net, output, args.fmt, mean=predictor.mean, std=predictor.std, metadata=meta,
-                              exporter=args.exporter, opset=args.opset, overwrite=args.overwrite)  # fmt: skip
+        path = export_network(predictor.net, output, fmt, mean=predictor.mean, std=predictor.std, metadata=meta,
+                              exporter=exporter, opset=int(cfg.opset), overwrite=bool(cfg.overwrite))  # fmt: skip
     except (FileNotFoundError, FileExistsError, ValueError, ImportError) as err:
-        print(f"iim-export: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
-    print(f"iim-export: wrote {path} and {path.name}.json (size divisor {predictor.net.size_divisor})")
-    if not args.no_check:
-        conf, thr = check_export(predictor, path, args.fmt)
-        print(f"iim-export: check against PyTorch: max |diff| confidence {conf:.2e}, threshold {thr:.2e}")
+    print(f"{PROG}: wrote {path} and {path.name}.json (size divisor {predictor.net.size_divisor})")
+    if cfg.check:
+        conf, thr = check_export(predictor, path, fmt)
+        print(f"{PROG}: check against PyTorch: max |diff| confidence {conf:.2e}, threshold {thr:.2e}")
         if max(conf, thr) > 1e-4:
-            print("iim-export: error: the exported graph differs from the network by more than 1e-4", file=sys.stderr)
+            print(f"{PROG}: error: the exported graph differs from the network by more than 1e-4", file=sys.stderr)
             return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``iim-export``: ``CKPT`` then ``key=value`` overrides of ``conf/export.yaml``.
+
+    Args:
+        argv: The arguments (without the program name); ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 on success, 1 when the check fails, 2 on bad input or a usage error.
+    """
+    return run_app(PROG, "export", export, argv, keys=("ckpt",))
 
 
 if __name__ == "__main__":

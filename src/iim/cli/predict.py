@@ -3,55 +3,28 @@
     iim-predict photo.jpg crowd/ 'shots/*.png' clip.mp4 ckpt=logs/train/runs/<run>/checkpoints/last.ckpt
     iim-predict frames/ ckpt=best.ckpt output_dir=results device=cuda precision=16-mixed batch_size=8
 
-The words without ``=`` are the inputs (``inputs=[...]`` works too); everything else is a Hydra override of
-``conf/predict.yaml``. Per image it writes ``<name>.json``, ``<name>.csv`` and ``<name>.overlay.png``; per video
-``<name>.frames.jsonl``, ``<name>.counts.csv``, ``<name>.overlay.mp4`` and ``<name>.json``; for the set
-``predictions.txt`` (NWPU-Crowd submission format), ``counts.csv`` and ``summary.json`` (see
-:mod:`iim.inference.outputs`). Inputs that cannot be read are listed and skipped; the exit status is 1 when any
+The leading words (before the first ``key=value`` or flag) are the inputs (``inputs=[...]`` works too); everything
+else is a Hydra override of ``conf/predict.yaml``. Per image it writes ``<name>.json``, ``<name>.csv`` and
+``<name>.overlay.png``; per video ``<name>.frames.jsonl``, ``<name>.counts.csv``, ``<name>.overlay.mp4`` and
+``<name>.json``; for the set ``predictions.txt`` (NWPU-Crowd submission format), ``counts.csv`` and ``summary.json``
+(see :mod:`iim.inference.outputs`). Inputs that cannot be read are listed and skipped; the exit status is 1 when any
 failed, 2 when nothing could start.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from iim.cli._common import fail, print_table, root_cause
+from iim.cli._common import fail, print_table, root_cause, run_app
 
-__all__ = ["main", "predict", "split_inputs"]
-
-_VALUE_FLAGS = {"-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir", "--experimental-rerun", "-c",
-                "--cfg", "-p", "--package"}  # fmt: skip
-_INFO_FLAGS = {"-i", "--info"}
-_INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-
-
-def split_inputs(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Separate the positional inputs (words without ``=`` that are not flags) from Hydra's arguments."""
-    inputs, rest, skip = [], [], False
-    for k, arg in enumerate(argv):
-        if skip:
-            rest.append(arg)
-            skip = False
-        elif arg in _VALUE_FLAGS or (arg in _INFO_FLAGS and k + 1 < len(argv) and argv[k + 1] in _INFO_VALUES):
-            rest.append(arg)
-            skip = True
-        elif arg.startswith("-") or "=" in arg:
-            rest.append(arg)
-        else:
-            inputs.append(arg)
-    return inputs, rest
-
-
-def _quote(text: str) -> str:
-    """A Hydra override string literal (single-quoted, backslashes and quotes escaped)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+__all__ = ["main", "predict", "summarize"]
 
 
 def _submission_id(name: str) -> int | str:
@@ -175,8 +148,7 @@ def summarize(summary: dict[str, Any]) -> None:
         print(f"iim-predict: skipped: {message}", file=sys.stderr)
 
 
-@hydra.main(version_base="1.3", config_path="pkg://iim.conf", config_name="predict")
-def _hydra_main(cfg: DictConfig) -> None:
+def _run(cfg: DictConfig) -> int:
     from iim.inference.outputs import OutputError
 
     try:
@@ -186,20 +158,20 @@ def _hydra_main(cfg: DictConfig) -> None:
             fail("iim-predict", err)
         raise
     summarize(summary)
-    if summary["failed"]:
-        raise SystemExit(1)
+    return 1 if summary["failed"] else 0
 
 
-def main() -> None:
-    """Entry point of ``iim-predict``: positional inputs become ``inputs=[...]``, the rest goes to Hydra."""
-    inputs, rest = split_inputs(sys.argv[1:])
-    if inputs:
-        if any(a.split("=", 1)[0].lstrip("+~") == "inputs" for a in rest):
-            fail("iim-predict", ValueError("give the inputs either as words or as inputs=[...], not both"))
-        rest.append("inputs=[" + ",".join(_quote(i) for i in inputs) + "]")
-    sys.argv = [sys.argv[0], *rest]
-    _hydra_main()
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``iim-predict``: the leading words are the inputs (``inputs=[...]``), the rest are Hydra's arguments.
+
+    Args:
+        argv: The arguments (without the program name); ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0, 1 when some inputs failed (the rest was done), 2 when nothing could start.
+    """
+    return run_app("iim-predict", "predict", _run, argv, rest_key="inputs")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from iim.callbacks import LastCheckpoint
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
+from iim.cli.console import quiet_library_notices
 from iim.data.records import DatasetError
 from iim.io import ImageReadError
 from iim.models.pretrained import PretrainedWeightsUnavailableError
@@ -39,15 +40,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
-    pl.seed_everything(int(cfg.seed), workers=True)
+    quiet_library_notices()
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     datamodule.source  # noqa: B018 - build the reader now: a missing dataset fails before the model is built
-    model = instantiate(cfg.model)
-    model.net_config = OmegaConf.to_container(cfg.model.net, resolve=True)  # kept in checkpoints
+    model = instantiate(cfg.model)  # its checkpoints hold the network's own config (iim.modules.Configurable)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # a configured summary callback (callbacks.model_summary) stands in for the trainer's default one
+    summary = (
+        {"enable_model_summary": False} if any(isinstance(c, pl.callbacks.ModelSummary) for c in callbacks) else {}
+    )
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **summary)
     resolved = {
         k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
         for k, v in cfg.items()
@@ -100,13 +105,19 @@ def summarize(result: dict[str, Any]) -> None:
 
 @hydra.main(version_base="1.3", config_path="pkg://iim.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Entry point of ``iim-train``; returns ``cfg.optimized_metric`` for sweepers."""
+    """Entry point of ``iim-train``; returns ``cfg.optimized_metric`` for sweepers. Every run, a failed one too,
+    ends with ``<output_dir>/summary.json`` (:func:`iim.cli.sweep_table.write_summary`), which a sweep's table reads."""
+    from iim.cli.sweep_table import RunClock, write_summary
+
+    clock = RunClock()
     try:
         result = train(cfg)
-    except Exception as err:
-        if isinstance(root_cause(err), _USER_ERRORS):
+    except BaseException as err:
+        write_summary(OmegaConf.select(cfg, "paths.output_dir", throw_on_resolution_failure=False), clock, error=err)
+        if isinstance(err, Exception) and isinstance(root_cause(err), _USER_ERRORS):
             fail("iim-train", err)
         raise
+    write_summary(result["output_dir"], clock, result=result)
     summarize(result)
     metric = cfg.get("optimized_metric")
     return result["metrics"].get(metric) if metric else None

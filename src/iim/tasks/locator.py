@@ -2,8 +2,11 @@
 
 No model code lives here: the task receives a built :class:`~iim.models.IIMNet`, the loss, and optimizer/scheduler
 factories per parameter group, all from Hydra config. Training uses Lightning's manual optimization so that the
-confidence predictor and the threshold encoder have optimizers (and schedulers) of their own; gradient accumulation,
-clipping and mixed precision are handled here (Lightning leaves them to manually optimized modules). Validation and
+confidence predictor and the threshold encoder have optimizers (and schedulers) of their own (Lightning 2 runs one
+optimizer in automatic optimization, and refuses ``Trainer(gradient_clip_val=...)`` and ``accumulate_grad_batches``
+for manual optimization). The task therefore takes those two as its own arguments and does them with Lightning's
+manual-optimization tools: ``manual_backward`` (mixed-precision scaling), ``clip_gradients``, and the accumulation
+pattern of Lightning's manual-optimization guide. Validation and
 test run whole images through tiled inference, extract instances, and feed :class:`~iim.metrics.LocalizationMetrics`.
 """
 
@@ -24,7 +27,7 @@ from iim.losses import IIMLoss
 from iim.metrics import LocalizationMetrics
 from iim.models import IIMNet
 from iim.modules.configurable import Configurable, NotConfigurableError
-from iim.ops import extract_instances_batch, normalize_image, tiled_inference
+from iim.ops import IMAGENET_MEAN, IMAGENET_STD, extract_instances_batch, normalize_image, tiled_inference
 from iim.targets import sigmas_and_levels
 from iim.tasks.optim import OptimizerGroup, SchedulerGroup
 
@@ -77,6 +80,14 @@ class LocatorTask(pl.LightningModule):
             default): the network's own record of how it was built (:meth:`iim.modules.Configurable.config`), so
             a task made in plain Python or by ``iim-train`` writes loadable checkpoints alike. A class of the
             user's own inside the network records its arguments by deriving from ``Configurable`` too.
+        channels_last: Memory layout of the network's weights, set in :meth:`configure_model`: ``True`` converts
+            the network to ``torch.channels_last`` (the layout the data pipeline's batches come in), ``False``
+            leaves it as built, ``None`` (the default) converts it when the trainer runs on a CUDA device
+            (``trainer=gpu``, ``trainer=ddp``), where cuDNN's NHWC kernels are the fast ones for bf16/fp16.
+        compile: ``torch.compile`` the network in :meth:`configure_model`: ``False``, ``True``, or a dict of
+            ``torch.compile``'s keyword arguments (``{"mode": "max-autotune"}``, ``{"backend": "aot_eager"}``).
+            The network is compiled in place (``nn.Module.compile``), so its ``state_dict`` keys stay ``net.*``
+            (no ``_orig_mod.``) and checkpoints load as eager ones do. Validation and test run it compiled too.
     """
 
     def __init__(
@@ -85,8 +96,8 @@ class LocatorTask(pl.LightningModule):
         loss: IIMLoss | None = None,
         optimizers: Mapping[str, OptimizerFactory] | None = None,
         schedulers: Mapping[str, SchedulerFactory | None] | None = None,
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
-        std: Sequence[float] = (0.229, 0.224, 0.225),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
         inference: Mapping[str, Any] | None = None,
         min_area: int = 3,
         connectivity: int = 4,
@@ -103,6 +114,8 @@ class LocatorTask(pl.LightningModule):
         val_every_n_epochs: int = 1,
         num_val_examples: int = 2,
         net_config: Mapping[str, Any] | None = None,
+        channels_last: bool | None = None,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
         super().__init__()
         if on_nonfinite not in ("stop", "skip"):
@@ -137,7 +150,13 @@ class LocatorTask(pl.LightningModule):
         self._skipped_in_a_row = 0
         self._collapsed_steps = 0
         self._collapse_warned = False
+        if not isinstance(compile, (bool, Mapping)):
+            raise ValueError(f"LocatorTask: `compile` must be a bool or torch.compile's arguments, got {compile!r}")
+        self._compile_kwargs = dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
+        self._channels_last = channels_last
+        self._net_configured = False
         self._config_warned = False
+        self._thresholds: list[float] = []
 
     # ------------------------------------------------------------------------------------------------ checkpoints
     def network_config(self) -> dict[str, Any] | None:
@@ -213,6 +232,33 @@ class LocatorTask(pl.LightningModule):
     def _scheduler_group(self) -> SchedulerGroup | None:
         configs = self.trainer.lr_scheduler_configs if self._trainer is not None else []
         return configs[0].scheduler if configs else None
+
+    # ---------------------------------------------------------------------------------------- layout, compile
+    def wants_channels_last(self) -> bool:
+        """Whether :meth:`configure_model` puts the network in ``channels_last`` (see ``channels_last``)."""
+        if self._channels_last is not None:
+            return bool(self._channels_last)
+        return self._trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+
+    def configure_model(self) -> None:
+        """Convert the network to ``channels_last`` and compile it, as asked (once; Lightning calls this on every
+        fit / validate / test, before it moves the network to the device and wraps it for DDP)."""
+        if self._net_configured:
+            return
+        self._net_configured = True
+        if self.wants_channels_last():
+            self.net.to(memory_format=torch.channels_last)
+        if self._compile_kwargs is not None:
+            self.net.compile(**self._compile_kwargs)
+
+    def setup(self, stage: str) -> None:
+        """Before fitting, give Lightning's model summary an example input of the training crop's size, so that it
+        reports FLOPs and tensor sizes (not a column of zeros). Left out for a compiled network (it would compile
+        at that size first)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        crop = getattr(getattr(datamodule, "train_transform", None), "crop_size", None)
+        if stage == "fit" and crop and self._compile_kwargs is None:
+            self.example_input_array = torch.zeros(1, 3, int(crop[0]), int(crop[1]))
 
     # -------------------------------------------------------------------------------------------------- training
     def normalize(self, image: Tensor) -> Tensor:
@@ -344,7 +390,11 @@ class LocatorTask(pl.LightningModule):
         targets = self._targets(batch)
         metrics.update([inst.points for inst in instances], targets)
         mse = torch.nn.functional.mse_loss(out.confidence, batch["instance_map"].to(out.confidence.dtype))
-        self.log(f"{stage}/loss", mse, batch_size=batch["image"].shape[0], sync_dist=True)
+        batch_size = batch["image"].shape[0]
+        self.log(f"{stage}/loss", mse, batch_size=batch_size, sync_dist=True)
+        threshold = out.threshold.detach().float().mean()
+        self.log(f"{stage}/threshold_mean", threshold, batch_size=batch_size, sync_dist=True)
+        self._thresholds.append(float(threshold))
         return {"out": out, "instances": instances, "targets": targets}
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
@@ -383,6 +433,7 @@ class LocatorTask(pl.LightningModule):
         """Use rank 0's buffers everywhere and forget the previous epoch's example images."""
         self._broadcast_buffers()
         self.val_examples = []
+        self._thresholds = []
 
     def _log_metrics(self, metrics: LocalizationMetrics, stage: str) -> dict[str, float]:
         values = {k: float(v) for k, v in metrics.compute().items()}
@@ -392,8 +443,18 @@ class LocatorTask(pl.LightningModule):
         return values
 
     def on_validation_epoch_end(self) -> None:
-        """Compute and log the validation metrics (``val/f1`` picks the best checkpoint)."""
-        self._log_metrics(self.val_metrics, "val")
+        """Compute and log the validation metrics (``val/f1`` picks the best checkpoint); show F1 in the progress
+        bar and print one line: epoch, F1, precision, recall, MAE and the mean threshold."""
+        values = self._log_metrics(self.val_metrics, "val")
+        thresholds, self._thresholds = self._thresholds, []
+        if self.trainer.sanity_checking or not values:
+            return
+        self.log("val_f1", values["f1"], prog_bar=True, logger=False, sync_dist=True)
+        mean_threshold = sum(thresholds) / len(thresholds) if thresholds else float("nan")
+        self.print(
+            f"epoch {self.current_epoch}: val F1 {values['f1']:.4f}  P {values['precision']:.4f}  "
+            f"R {values['recall']:.4f}  MAE {values['mae']:.2f}  threshold {mean_threshold:.3f}"
+        )
 
     def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         """As validation, and keep the predictions for the result files."""
