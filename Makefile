@@ -8,7 +8,7 @@ export NO_ALBUMENTATIONS_UPDATE ?= 1
 export WANDB_MODE ?= disabled
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-slow test-all lint format bench dist clean clean-logs
+.PHONY: help install train test test-slow test-all lint format bench gpu-check dist clean clean-logs
 
 help: ## Show this list of targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ format: install ## Apply ruff's fixes and formatting
 
 bench: install ## Run every benchmark (prints each figure beside its baseline)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+gpu-check: install ## GPU throughput, memory, bf16 vs fp32 loss, iim-predict/iim-eval speed (ARGS="--cpu --quick" on a CPU)
+	PYTHON=$(BIN)/python scripts/gpu_check.sh $(ARGS)
 
 dist: install ## Build the wheel and sdist into dist/
 	$(BIN)/python -m build --no-isolation

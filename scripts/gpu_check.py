@@ -34,6 +34,7 @@ With random weights the head counts mean nothing: the figures are timings. fp32 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -418,8 +419,9 @@ class Runner:
         t0 = time.monotonic()
         print(f"gpu_check: {name} ...", file=sys.stderr, flush=True)
         try:
-            if self.inline:
-                result = SECTIONS[section](self.settings, self.work, **kwargs)
+            if self.inline:  # what the commands print (Lightning's test table) goes to stderr, the report to stdout
+                with contextlib.redirect_stdout(sys.stderr):
+                    result = SECTIONS[section](self.settings, self.work, **kwargs)
             else:
                 if left < 20:
                     raise TimeoutError(f"not run: {max(left, 0):.0f} s left of the time budget")
@@ -464,7 +466,7 @@ def _header(settings: dict[str, Any]) -> list[str]:
         " (PyTorch's defaults: the fp32 rows are what `trainer.precision=32-true` gets)",
         f"- mode: {'quick (tiny sizes: a smoke test, not a measurement)' if settings['quick'] else 'full'}; "
         f"crops {settings['crop'][0]}x{settings['crop'][1]}, {settings['steps']} steps "
-        f"({settings['warmup']} warm-up), batch {settings['batch']}",
+        f"({settings['warmup']} warm-up), batch " + ", ".join(f"{k} {v}" for k, v in settings["batch"].items()),
         "",
     ]
     return lines
@@ -579,7 +581,7 @@ def _run_all(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     lines = _header(settings)
     body, goals = _report(settings, train, predict, evaluation)
     lines += body
-    lines += ["### Goals", ""]
+    lines += ["### Goals" + (" (--quick: tiny sizes on a CPU, not measurements)" if settings["quick"] else ""), ""]
     lines += _table(["goal", "figure", "status"], goals or [["-", "-", "no figures"]])
     lines.append("")
     status = "all sections ran" if not runner.failures else f"{len(runner.failures)} section(s) FAILED"

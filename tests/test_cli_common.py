@@ -37,6 +37,10 @@ def test_leading_words_become_overrides_and_stop_at_the_first_setting_or_flag():
         "--cfg",
         "job",
     ]
+    # the overrides join the given ones, which Hydra's argparse needs as one run of words
+    assert positional_overrides(["p", "-m", "protocol=a,b"], ["pred"]) == ["-m", "pred='p'", "protocol=a,b"]
+    assert positional_overrides(["p", "--cfg", "job"], ["pred"]) == ["pred='p'", "--cfg", "job"]
+    assert positional_overrides(["p", "--info"], ["pred"]) == ["pred='p'", "--info"]
     # Hydra's flags need no special knowledge: everything from the first flag on is Hydra's
     assert positional_overrides(["--info", "config", "a"], ["ckpt"]) == ["--info", "config", "a"]
     assert positional_overrides(["a.jpg", "b.jpg", "c.mp4", "ckpt=x"], [], "inputs") == [
@@ -101,6 +105,10 @@ def test_run_app_runs_in_process_and_returns_the_status(tmp_path, capsys, monkey
     count = len(seen)
     assert run_app("iim-x", "score", task, ["p", "g", "--cfg", "job"], keys=("pred", "gt")) == 0
     assert "pred: p\ngt: g\n" in capsys.readouterr().out
-    assert run_app("iim-x", "export", task, ["--help"], keys=("ckpt",)) == 0
-    assert "== Settings (key=value; the leading word is ckpt) ==" in capsys.readouterr().out
+    assert run_app("iim-x", "score", task, ["p", "g", "--cfg", "job", "out=o.json"], keys=("pred", "gt")) == 0
+    assert "pred: p\ngt: g\nout: o.json\n" in capsys.readouterr().out
+    assert run_app("iim-x", "score", task, ["--help"], keys=("pred", "gt")) == 0
+    shown = capsys.readouterr().out
+    assert "iim-score PRED GT" in shown and "== Settings (key=value; the two leading words are pred and gt) ==" in shown
+    assert "per_image: null" in shown and "ignore_extra: false" in shown
     assert len(seen) == count

@@ -112,7 +112,8 @@ def positional_overrides(argv: Sequence[str], keys: Sequence[str], rest_key: str
         rest_key: The list key that takes the words beyond ``keys`` (``None``: more words than keys is an error).
 
     Returns:
-        Hydra's arguments: one override per key given by position, then the remaining arguments.
+        Hydra's arguments: the remaining arguments, with one override per key given by position placed before
+        the first override among them (first when there is none).
 
     Raises:
         UsageError: A key given both by position and as ``key=value``, or more words than the command takes.
@@ -132,7 +133,10 @@ def positional_overrides(argv: Sequence[str], keys: Sequence[str], rest_key: str
         key = override.split("=", 1)[0]
         if key in given:
             raise UsageError(f"{key} is given twice: as a word and as {key}=...; give it once")
-    return overrides + rest  # first: argparse takes no overrides after a flag's value (--cfg job a=b)
+    # Hydra's argparse takes the overrides as one run of words (a=1 --cfg job b=2 fails): join the run of the given
+    # ones (-m a=1,2 / a=1 --cfg job), or come first when there is none (--cfg job, --info: its value is optional)
+    at = next((k for k, arg in enumerate(rest) if _override_key(arg) is not None), 0)
+    return rest[:at] + overrides + rest[at:]
 
 
 def run_app(
