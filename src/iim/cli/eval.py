@@ -7,7 +7,7 @@ NWPU-format prediction (submission) file.
 
 Everything is written to the run's own folder (``logs/eval/runs/<date>/``): ``metrics.json``, ``per_image.csv``,
 ``predictions.txt`` (``id n x1 y1 ...``, integer pixels as the NWPU benchmark expects) and, on annotated splits,
-``gt_loc.txt`` (the split's ground truth in the NWPU format, so that ``iim-evaluate predictions.txt gt_loc.txt``
+``gt_loc.txt`` (the split's ground truth in the NWPU format, so that ``iim-score predictions.txt gt_loc.txt``
 reproduces the numbers). Besides the NWPU protocol (per-head sigma_s / sigma_l), the fixed-radius protocol of
 P2PNet and others is reported for ``fixed_radii`` (4 and 8 px by default).
 """

@@ -104,7 +104,7 @@ def export_network(
     meta_path = path.with_name(path.name + ".json")
     for p in (path, meta_path):
         if p.exists() and not overwrite:
-            raise FileExistsError(f"{p} exists; pass overwrite=True (iim-export --overwrite) or another output path")
+            raise FileExistsError(f"{p} exists; pass overwrite=True (iim-export overwrite=true) or another output path")
     path.parent.mkdir(parents=True, exist_ok=True)
     device, was_training = next(net.parameters()).device, net.training
     wrapper = ExportWrapper(net.to("cpu").eval(), mean, std).eval()
