@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 train: install ## Run iim-train (the built-in demo by default; pass ARGS="+experiment=..." for more)
 	$(BIN)/iim-train $(ARGS)
 
-test: install ## Run the default (fast) test suite
-	$(BIN)/python -m pytest
+test: install ## Run the default (fast) test suite, one worker per core (pytest-xdist)
+	$(BIN)/python -m pytest -n auto
 
 test-slow: install ## Run only the slow tests
 	$(BIN)/python -m pytest -m slow

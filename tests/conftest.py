@@ -11,6 +11,9 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import pytest
 import torch
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one process per core under `pytest -n`: no oversubscription
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:

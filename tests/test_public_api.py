@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,18 +44,39 @@ def test_light_import_in_a_fresh_interpreter():
     assert pulled == {}, f"these imports pulled in heavy packages: {pulled}"
 
 
-def test_each_layer_imports_only_the_layers_below():
-    code = "import sys, importlib\nimportlib.import_module(sys.argv[1])\nprint(','.join(sorted(sys.modules)))\n"
-    procs = {m: subprocess.Popen([sys.executable, "-c", code, m], stdout=subprocess.PIPE, text=True) for m in LAYERS}
-    broken = {}
-    for module, proc in procs.items():
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, module
-        loaded = out.strip().split(",")
-        bad = sorted(m for m in loaded for f in LAYERS[module] if m == f or m.startswith(f + "."))
-        if bad:
-            broken[module] = bad
-    assert broken == {}, f"these imports reach into higher layers: {broken}"
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What each layer loads, from one fresh interpreter (``helpers/import_probe.py``: iim modules dropped between)."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    image = tmp_path_factory.mktemp("probe") / "a.png"
+    cv2.imwrite(str(image), np.zeros((4, 5, 3), np.uint8))
+    script = Path(__file__).parent / "helpers" / "import_probe.py"
+    result = subprocess.run([sys.executable, str(script), str(image)], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def _hits(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules for f in prefixes if m == f or m.startswith(f + "."))
+
+
+def test_each_layer_imports_only_the_layers_below(probe):
+    broken = {layer: _hits(probe[layer]["new"], banned) for layer, banned in LAYERS.items()}
+    assert {k: v for k, v in broken.items() if v} == {}, "these imports reach into higher layers"
+    assert "torch" in probe["iim.modules"]["new"]  # the probe sees a first import when there is one
+
+
+def test_iim_predictor_is_lazy(probe):
+    assert _hits(probe["iim"]["new"], ("iim.inference", "torch")) == []
+    assert probe["iim.Predictor"]["result"] == "iim.inference.predictor"
+
+
+def test_reading_an_image_for_inference_stays_light(probe):
+    assert probe["read"]["result"] == [4, 5, 3]
+    assert _hits(probe["all"]["new"], HEAVY) == []
 
 
 def test_documented_import():
@@ -77,23 +99,3 @@ def test_every_public_name_exists():
     for pkg in (iim.modules, iim.models, iim.losses, iim.ops, iim.targets, iim.metrics, iim.data, iim.inference, iim):
         for name in pkg.__all__:
             assert hasattr(pkg, name), f"{pkg.__name__}.{name}"
-
-
-def test_iim_predictor_is_lazy():
-    code = "import sys, iim\nassert 'iim.inference' not in sys.modules\nprint(iim.Predictor.__module__)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "iim.inference.predictor"
-
-
-def test_reading_an_image_for_inference_stays_light(tmp_path):
-    import cv2
-    import numpy as np
-
-    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 5, 3), np.uint8))
-    code = (
-        "import sys\nfrom iim.inference import as_rgb_array\n"
-        f"assert as_rgb_array({str(tmp_path / 'a.png')!r}).shape == (4, 5, 3)\n"
-        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ""

@@ -245,20 +245,18 @@ def test_the_module_needs_neither_torch_nor_lightning():
     assert result.stdout.strip() == "[]"
 
 
+def _sweep_subprocess(args: list[str], sweep: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``iim-train -m ARGS`` in a fresh interpreter, its sweep in ``sweep`` and its logs under ``tmp_path``."""
+    env = {**os.environ, "IIM_LOG_DIR": str(tmp_path / "logs"), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "iim.cli.train", *args, f"hydra.sweep.dir={sweep}"]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280, check=False)
+
+
 @pytest.mark.slow
 def test_the_ablation_sweep_ends_with_eight_rows(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", "+hparams=ablation", "+experiment=smoke", "trainer.enable_progress_bar=false", "callbacks=none"]
-    env = {**os.environ, "IIM_LOG_DIR": str(tmp_path / "logs"), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "iim.cli.train", *args, f"hydra.sweep.dir={sweep}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    result = _sweep_subprocess(args, sweep, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"sweep of 8 jobs: {sweep}" in result.stdout
     rows = _csv_rows(sweep / "sweep_table.csv")
@@ -277,16 +275,7 @@ def test_a_sweep_with_a_failed_job_still_ends_with_its_table(tmp_path):
     # Hydra's basic sweeper raises after the jobs when one failed, so on_multirun_end never comes: printed at exit
     sweep = tmp_path / "sweep"
     args = ["-m", "+experiment=smoke", "model.on_threshold_collapse=warn,bogus", "trainer.enable_progress_bar=false"]
-    env = {**os.environ, "IIM_LOG_DIR": str(tmp_path / "logs"), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "iim.cli.train", *args, "callbacks=none", f"hydra.sweep.dir={sweep}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    result = _sweep_subprocess([*args, "callbacks=none"], sweep, tmp_path)
     assert result.returncode == 1 and "on_threshold_collapse" in result.stderr
     assert "sweep of 2 jobs" in result.stdout and "(the sweep stopped early: a job failed)" in result.stdout
     rows = _csv_rows(sweep / "sweep_table.csv")

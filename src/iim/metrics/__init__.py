@@ -3,8 +3,8 @@
 - :func:`match_points` -- maximum-cardinality matching of predictions to heads within per-head radii
 - :class:`LocalizationMetrics` -- precision / recall / F1 (sigma_s, sigma_l or fixed radii), per-level recall,
   MAE / MSE / NAE as a :class:`torchmetrics.Metric` (imported on first use: ``import iim.metrics`` itself needs only
-  numpy and scipy, so the ``iim-evaluate`` command starts fast)
-- :func:`evaluate_files` -- a prediction file against a ground-truth file (what ``iim-evaluate`` runs)
+  numpy and scipy, so the ``iim-score`` command starts fast)
+- :func:`evaluate_files` -- a prediction file against a ground-truth file (what ``iim-score`` runs)
 - :func:`read_gt_loc`, :func:`read_pred_loc`, :func:`write_gt_loc`, :func:`write_pred_loc` -- the text formats
 """
 

@@ -1,7 +1,7 @@
 """The summed counts behind the localization and counting metrics, per image and over a data set (numpy only).
 
 Everything here is shared by :class:`~iim.metrics.LocalizationMetrics` (torchmetrics, for training loops) and
-:func:`~iim.metrics.evaluate_files` (files, the ``iim-evaluate`` command), so both report the same numbers.
+:func:`~iim.metrics.evaluate_files` (files, the ``iim-score`` command), so both report the same numbers.
 
 Two matching protocols:
 

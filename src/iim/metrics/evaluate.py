@@ -1,4 +1,4 @@
-"""Evaluate a prediction file against a ground-truth localization file (what ``iim-evaluate`` runs; numpy only).
+"""Evaluate a prediction file against a ground-truth localization file (what ``iim-score`` runs; numpy only).
 
 The images evaluated are the ground truth's. An image of the ground truth without a line in the predictions counts
 as an image with zero predictions (all its heads are misses); such ids are listed in

@@ -10,7 +10,7 @@ Layout::
 Coordinates are 0-based pixels (the centre of the top-left pixel is (0, 0)). ``boxes`` may be left out (the pipeline
 then estimates head sizes from the points); if given, one per point. An image with no heads has an annotation file
 with an empty list (or an empty text file): negative samples are valid training data. Without split files every
-image is ``train`` and ``val`` is a seeded fraction of it. ``iim-data convert --to custom`` writes this format.
+image is ``train`` and ``val`` is a seeded fraction of it. ``iim-data convert ROOT OUT to=custom`` writes this format.
 """
 
 from __future__ import annotations

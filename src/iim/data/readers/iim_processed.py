@@ -17,11 +17,11 @@ class IIMProcessedReader(DatasetReader):
         root/train.txt  val.txt  test.txt   (first token of each line is the id)
         root/mask_50_60/<id>.png, root/val_gt_loc.txt   (used by the original code; not needed here)
 
-    ``iim-data convert --to iim`` writes this layout. Test images without a JSON are unannotated.
+    ``iim-data convert ROOT OUT to=iim`` writes this layout. Test images without a JSON are unannotated.
     """
 
     name: ClassVar[str] = "iim"
-    source_hint: ClassVar[str] = "the original IIM prepare scripts, or `iim-data convert --to iim`"
+    source_hint: ClassVar[str] = "the original IIM prepare scripts, or `iim-data convert ROOT OUT to=iim`"
     official_splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
     default_val_fraction: ClassVar[float | None] = None
 
