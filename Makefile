@@ -17,7 +17,7 @@ install: $(STAMP) ## Create .venv/ with iim installed editable plus its dev tool
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt -e ".[dev,serve]"
 	touch $(STAMP)
 
 train: install ## Run iim-train (the built-in demo by default; pass ARGS="+experiment=..." for more)

@@ -149,3 +149,19 @@ def test_from_config_and_weights(trained_checkpoint, scene, tmp_path):
         Predictor.from_config(info.net_config, bad, device="cpu")
     with pytest.raises(ValueError, match="neither a network node"):
         Predictor.from_config({"foo": 1}, bad, device="cpu")
+
+
+def test_threshold_offset_moves_the_binarization(predictor, scene):
+    base = predictor.predict(scene, return_maps=True)
+    for offset in (-0.2, 0.1):
+        shifted = predictor.predict(scene, threshold_offset=offset)
+        binary = base.confidence >= base.threshold + offset
+        ref = extract_instances(torch.from_numpy(binary), min_area=predictor.min_area)
+        assert shifted.count == ref.count and np.array_equal(shifted.points, ref.points)
+    assert predictor.predict(scene, threshold_offset=-0.2).count != base.count  # the knob does move the count
+    assert predictor.predict(scene, threshold_offset=0.0).count == base.count
+    for bad in (1.5, "high", float("nan")):
+        with pytest.raises(ValueError, match="threshold_offset"):
+            predictor.predict(scene, threshold_offset=bad)
+    with pytest.raises(ValueError, match="threshold_offset"):
+        Predictor(predictor.net, predictor.mean, predictor.std, threshold_offset=-2)

@@ -105,6 +105,9 @@ class Predictor:
         min_area: Smallest component counted as a head (3, as the original).
         connectivity: 4 (the original) or 8.
         batch_size: How many images of the same size go through the network together (``predict`` on a list).
+        threshold_offset: Added to the learned threshold before binarizing (``confidence >= threshold + offset``):
+            the precision/recall knob. 0 (the default) is the trained model; a positive offset keeps fewer, surer
+            heads, a negative one more. ``predict`` takes one per call too.
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class Predictor:
         min_area: int = 3,
         connectivity: int = 4,
         batch_size: int = 1,
+        threshold_offset: float = 0.0,
     ) -> None:
         if precision not in _PRECISIONS:
             raise ValueError(f"Predictor: `precision` must be one of {_PRECISIONS}, got {precision!r}")
@@ -140,6 +144,7 @@ class Predictor:
         self.min_area = int(min_area)
         self.connectivity = int(connectivity)
         self.batch_size = int(batch_size)
+        self.threshold_offset = _check_offset(threshold_offset)
 
     # ------------------------------------------------------------------------------------------------ building
     @classmethod
@@ -155,6 +160,7 @@ class Predictor:
         batch_size: int = 1,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        threshold_offset: float = 0.0,
     ) -> Predictor:
         """A Predictor for an ``iim-train`` checkpoint, or for weights of the original IIM code.
 
@@ -189,6 +195,7 @@ class Predictor:
             min_area=stats["min_area"] if min_area is None else min_area,
             connectivity=stats["connectivity"] if connectivity is None else connectivity,
             batch_size=batch_size,
+            threshold_offset=threshold_offset,
         )
 
     @classmethod
@@ -243,11 +250,22 @@ class Predictor:
             out = tiled_inference(self.net, x, **self.inference)
         return out.confidence.float(), out.threshold.float()
 
-    def _finish(
-        self, confidence: torch.Tensor, threshold: torch.Tensor, return_maps: bool, source: str | None
+    def finish(
+        self,
+        confidence: torch.Tensor,
+        threshold: torch.Tensor,
+        *,
+        return_maps: bool = False,
+        source: str | None = None,
+        threshold_offset: float | None = None,
     ) -> Prediction:
-        """One image's maps ``(1, H, W)`` -> its Prediction."""
-        binary = confidence >= threshold
+        """One image's maps -> its Prediction: ``confidence >= threshold + offset``, then the components.
+
+        Shape:
+            - confidence, threshold: :math:`(1, H, W)` float32 (one image of :meth:`predict_maps`' output)
+        """
+        offset = self.threshold_offset if threshold_offset is None else _check_offset(threshold_offset)
+        binary = confidence >= (threshold + offset if offset else threshold)
         inst = extract_instances(binary[0], min_area=self.min_area, connectivity=self.connectivity)
         h, w = confidence.shape[-2:]
         maps = {}
@@ -255,13 +273,20 @@ class Predictor:
             maps = {"confidence": confidence[0].cpu().numpy(), "threshold": threshold[0].cpu().numpy()}
         return Prediction(inst.points, inst.boxes, inst.areas, (int(h), int(w)), source=source, **maps)
 
-    def predict(self, image: ImageInput | Sequence[ImageInput], return_maps: bool = False) -> Any:
+    def predict(
+        self,
+        image: ImageInput | Sequence[ImageInput],
+        return_maps: bool = False,
+        *,
+        threshold_offset: float | None = None,
+    ) -> Any:
         """Heads in one image, or in each image of a list.
 
         Args:
             image: A path, an RGB numpy array, a PIL image or a tensor (see :func:`iim.inference.as_rgb_array`), or
                 a list / tuple of them.
             return_maps: Also return the confidence and threshold maps.
+            threshold_offset: This call's offset (see :class:`Predictor`); the Predictor's own when None.
 
         Returns:
             A :class:`Prediction`, or a list of them for a list.
@@ -270,18 +295,23 @@ class Predictor:
             FileNotFoundError: a path that does not exist.
             iim.inference.InputError: an input that is not a usable image (the message names it).
         """
+        options = {"return_maps": return_maps, "threshold_offset": threshold_offset}
         if isinstance(image, (list, tuple)):
-            return list(self.predict_many(image, return_maps=return_maps))
-        return next(iter(self.predict_many([image], return_maps=return_maps)))
+            return list(self.predict_many(image, **options))
+        return next(iter(self.predict_many([image], **options)))
 
-    def predict_many(self, images: Sequence[ImageInput], return_maps: bool = False) -> Iterator[Prediction]:
+    def predict_many(
+        self, images: Sequence[ImageInput], return_maps: bool = False, *, threshold_offset: float | None = None
+    ) -> Iterator[Prediction]:
         """Predictions for ``images`` in order, batching consecutive images of the same size (``batch_size``)."""
         pending: list[tuple[np.ndarray, str | None]] = []
 
         def flush() -> Iterator[Prediction]:
             conf, thr = self.predict_maps(np.stack([p[0] for p in pending]))
             for k, (_, source) in enumerate(pending):
-                yield self._finish(conf[k], thr[k], return_maps, source)
+                yield self.finish(
+                    conf[k], thr[k], return_maps=return_maps, source=source, threshold_offset=threshold_offset
+                )
             pending.clear()
 
         for i, item in enumerate(images):
@@ -296,5 +326,16 @@ class Predictor:
     def __repr__(self) -> str:
         return (
             f"Predictor(device={self.device}, precision={self.precision!r}, inference={self.inference}, "
-            f"min_area={self.min_area}, connectivity={self.connectivity})"
+            f"min_area={self.min_area}, connectivity={self.connectivity}, threshold_offset={self.threshold_offset})"
         )
+
+
+def _check_offset(offset: Any) -> float:
+    """A threshold offset: a finite number in [-1, 1] (confidence and threshold both lie in [0, 1])."""
+    try:
+        value = float(offset)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (-1.0 <= value <= 1.0):
+        raise ValueError(f"threshold_offset: expected a number in [-1, 1], got {offset!r}")
+    return value

@@ -1,0 +1,57 @@
+"""ServeSettings: what ``iim-serve`` accepts and how it batches (every limit in one place, with its default)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["TOKEN_ENV", "ServeSettings"]
+
+TOKEN_ENV = "IIM_SERVE_TOKEN"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits, batching and access of the service.
+
+    Args:
+        max_upload_bytes: Largest request body (413 above it; checked from ``Content-Length`` and while reading).
+        max_pixels: Largest image, ``height * width`` read from its header before decoding (413 above it).
+        max_batch_size: Requests whose images go through the network together.
+        batch_window_ms: How long the first request of a batch waits for others to join it.
+        max_pending: Requests admitted at once (reading, waiting or running); the next gets 503 with ``Retry-After``,
+            so memory stays bounded by about ``max_pending x (max_upload_bytes + 3 x max_pixels)`` bytes.
+        token: When set, every endpoint but ``/health`` and the page's static files needs
+            ``Authorization: Bearer <token>`` (401 otherwise). Defaults to the ``IIM_SERVE_TOKEN`` variable.
+        cors_origins: Origins allowed to call the API from other pages' scripts; empty (the default) = CORS off.
+        retry_after_s: The ``Retry-After`` of a 503.
+    """
+
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    max_batch_size: int = 8
+    batch_window_ms: float = 5.0
+    max_pending: int = 64
+    token: str | None = field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)
+    cors_origins: tuple[str, ...] = ()
+    retry_after_s: int = 1
+
+    def __post_init__(self) -> None:
+        positive = ("max_upload_bytes", "max_pixels", "max_batch_size", "max_pending", "retry_after_s")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ServeSettings: `{name}` must be an integer >= 1, got {value!r}")
+        if not (0 <= float(self.batch_window_ms) <= 1000):
+            raise ValueError(f"ServeSettings: `batch_window_ms` must be in [0, 1000], got {self.batch_window_ms!r}")
+        if self.token is not None and (not isinstance(self.token, str) or not self.token.strip()):
+            raise ValueError("ServeSettings: `token` must be a non-empty string or None")
+        object.__setattr__(self, "cors_origins", tuple(str(o) for o in self.cors_origins))
+
+    def public(self) -> dict[str, Any]:
+        """The limits as ``/info`` shows them (the token itself never)."""
+        out = asdict(self)
+        out.pop("token")
+        out["cors_origins"] = list(self.cors_origins)
+        return out
