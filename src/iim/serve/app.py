@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import iim
 from iim.inference import Prediction, Predictor
@@ -261,6 +262,12 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
     @app.exception_handler(ServeError)
     async def _refused(request: Request, err: ServeError) -> JSONResponse:
         return error_response(err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own refusals (404, 405, a malformed multipart body) in the service's JSON form
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
+        return error_response(ServeError(err.status_code, code, str(err.detail), dict(err.headers or {})))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_query(request: Request, err: RequestValidationError) -> JSONResponse:
