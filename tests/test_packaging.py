@@ -32,6 +32,8 @@ def test_wheel_carries_every_config(wheel):
     assert shipped, "conf/ has no yaml files"
     assert shipped <= names, sorted(shipped - names)
     assert "iim/py.typed" in names
+    page = {f"iim/serve/static/{p.name}" for p in (ROOT / "src/iim/serve/static").iterdir()}
+    assert {"iim/serve/static/index.html", "iim/serve/static/app.js"} <= page <= names, sorted(page - names)
 
 
 @pytest.mark.slow
