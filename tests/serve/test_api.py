@@ -163,6 +163,28 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(serve_predictor, cr
         assert np.allclose(body["points"], serve_predictor.predict(image).points.reshape(-1, 2))
 
 
+def test_a_network_call_holds_no_more_pixels_than_the_budget(serve_predictor, crowd):
+    calls: list[int] = []
+    budget = 2 * crowd.shape[0] * crowd.shape[1]  # two crowds a call
+    app = create_app(serve_predictor, ServeSettings(token=None, max_batch_size=8, max_batch_pixels=budget,
+                                                    batch_window_ms=500))  # fmt: skip
+
+    def counted(images):
+        calls.append(len(images))
+        return serve_predictor.predict_maps(images)
+
+    held_predictor = {"predict_maps": staticmethod(counted), "finish": serve_predictor.finish}
+    app.state.service.predictor = type("Counted", (), held_predictor)
+
+    async def run():
+        async with _async_client(app) as c:
+            return await asyncio.gather(*(c.post("/predict", content=encode(crowd)) for _ in range(5)))
+
+    bodies = [r.json() for r in asyncio.run(run())]
+    assert max(b["batch_size"] for b in bodies) >= 3 and max(calls) == 2 and sum(calls) == 5
+    assert len({b["count"] for b in bodies}) == 1
+
+
 def test_a_full_service_answers_503_with_retry_after(serve_predictor, crowd):
     import threading
 

@@ -35,7 +35,7 @@ def test_concurrent_items_form_batches_up_to_the_size_and_keep_their_order():
 
     results = _run(MicroBatcher(process, max_batch_size=3, window_s=0.2), list(range(7)))
     assert [r[0] for r in results] == [i * 10 for i in range(7)]
-    assert [len(b) for b in seen] == [3, 3, 1] and sum(seen, []) == list(range(7))
+    assert [len(b) for b in seen] == [3, 3, 1] and [i for b in seen for i in b] == list(range(7))
     assert [r[1].size for r in results] == [3, 3, 3, 3, 3, 3, 1]
     assert all(r[1].run_s >= 0.02 and r[1].queued_s >= 0 for r in results)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import uvicorn
 
 from iim.cli.serve import main
@@ -34,6 +35,13 @@ def test_binds_loopback_by_default_and_takes_the_settings(trained_checkpoint, la
     assert (settings.token, settings.max_batch_size, settings.max_pixels) == ("abc", 3, 1000)
     assert (settings.batch_window_ms, settings.max_pending, settings.cors_origins) == (2.0, 5, ("http://a.b",))
     assert "reachable from other machines" in capsys.readouterr().err
+    threads = torch.get_num_threads()
+    try:
+        assert main([trained_checkpoint, "device=cpu", "threads=1", "max_batch_pixels=5000", "decode_workers=3"]) == 0
+        settings = launched["app"].state.service.settings
+        assert torch.get_num_threads() == 1 and (settings.max_batch_pixels, settings.decode_workers) == (5000, 3)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_usage_errors_name_what_is_wrong(trained_checkpoint, tmp_path, launched, capsys):
@@ -41,6 +49,7 @@ def test_usage_errors_name_what_is_wrong(trained_checkpoint, tmp_path, launched,
     assert main([str(tmp_path / "none.ckpt")]) == 2 and "none.ckpt" in capsys.readouterr().err
     assert main([trained_checkpoint, "max_pending=0"]) == 2 and "max_pending" in capsys.readouterr().err
     assert main([trained_checkpoint, "device=tpu9"]) == 2 and "device" in capsys.readouterr().err
+    assert main([trained_checkpoint, "threads=0"]) == 2 and "threads" in capsys.readouterr().err
     assert launched == {}  # nothing was served
 
 

@@ -24,7 +24,7 @@ __all__ = ["build_app", "main", "serve"]
 PROG = "iim-serve"
 _GROUPED = {
     "limits": ("max_upload_bytes", "max_pixels", "max_pending", "retry_after_s"),
-    "batching": ("max_batch_size", "window_ms"),
+    "batching": ("max_batch_size", "window_ms", "max_batch_pixels"),
 }
 
 
@@ -52,6 +52,12 @@ def build_app(cfg: DictConfig) -> Any:
     from iim.inference import Predictor
 
     require(cfg, PROG, "ckpt")
+    if cfg.threads is not None:
+        import torch
+
+        if int(cfg.threads) < 1:
+            raise UsageError(f"threads must be >= 1 or null, got {cfg.threads}")
+        torch.set_num_threads(int(cfg.threads))
     try:
         settings = ServeSettings(
             max_upload_bytes=int(cfg.limits.max_upload_bytes),
@@ -59,7 +65,9 @@ def build_app(cfg: DictConfig) -> Any:
             max_pending=int(cfg.limits.max_pending),
             retry_after_s=int(cfg.limits.retry_after_s),
             max_batch_size=int(cfg.batching.max_batch_size),
+            max_batch_pixels=int(cfg.batching.max_batch_pixels),
             batch_window_ms=float(cfg.batching.window_ms),
+            decode_workers=int(cfg.decode_workers),
             cors_origins=tuple(cfg.cors_origins),
             **({"token": str(cfg.token)} if cfg.token is not None else {}),
         )

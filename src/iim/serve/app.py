@@ -8,10 +8,12 @@ Endpoints: ``POST /predict`` (an image as the raw body or the multipart field ``
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -23,7 +25,6 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import iim
@@ -93,6 +94,7 @@ class _Service:
         self.predictor = predictor
         self.settings = settings
         self.in_flight = 0
+        self.pool = ThreadPoolExecutor(settings.decode_workers, thread_name_prefix="iim-serve-decode")
         self.batcher: MicroBatcher[_Job, Prediction] = MicroBatcher(
             self._process, settings.max_batch_size, settings.batch_window_ms / 1000, in_flight=lambda: self.in_flight
         )
@@ -114,8 +116,12 @@ class _Service:
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, job in enumerate(jobs):
             by_shape.setdefault(job.image.shape, []).append(i)
+        calls = []
+        for shape, indices in by_shape.items():  # chunks within the pixel budget (at least one image a call)
+            per_call = max(1, self.settings.max_batch_pixels // (shape[0] * shape[1]))
+            calls += [indices[k : k + per_call] for k in range(0, len(indices), per_call)]
         results: list[Prediction | None] = [None] * len(jobs)
-        for indices in by_shape.values():
+        for indices in calls:
             conf, thr = self.predictor.predict_maps(np.stack([jobs[i].image for i in indices]))
             for k, i in enumerate(indices):
                 job = jobs[i]
@@ -187,12 +193,13 @@ class _Service:
         t0 = time.perf_counter()
         data = await self.read_upload(request)
         t1 = time.perf_counter()
-        image = await run_in_threadpool(self.decode, data)
+        loop = asyncio.get_running_loop()
+        image = await loop.run_in_executor(self.pool, self.decode, data)
         t2 = time.perf_counter()
         result, batch = await self.batcher.submit(_Job(image, offset, maps))
         t3 = time.perf_counter()
         want_png = overlay and not maps and "image/png" in (request.headers.get("accept") or "")
-        body, png = await run_in_threadpool(self._encode, image, result, overlay, maps, want_png)
+        body, png = await loop.run_in_executor(self.pool, self._encode, image, result, overlay, maps, want_png)
         t4 = time.perf_counter()
         if png is not None:
             return Response(png, media_type="image/png", headers={"X-Count": str(result.count)})
@@ -250,6 +257,7 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
             yield
         finally:
             await service.batcher.stop()
+            service.pool.shutdown(wait=False)
 
     app = FastAPI(
         title="iim-serve",
