@@ -51,8 +51,8 @@ OVERRIDES = [
 ]
 
 # The metrics of LocalizationMetrics: integer counts and float64 sums reduced by summation, compared to 1e-9.
-# `val/loss` and `val/threshold_mean` are float32 means (per-image MSEs, per-image mean thresholds), averaged per process
-# and then over the processes by `sync_dist`: the same quantity summed in another order, so compared to 1e-5 only.
+# `val/loss` and `val/threshold_mean` are float32 means (per-image MSEs, per-image mean thresholds), averaged per
+# process and then over the processes by `sync_dist`: the same quantity summed in another order, so compared to 1e-5.
 LOOSE = {"val/loss", "val/threshold_mean"}
 HEADLINE = {"val/f1", "val/precision", "val/recall", "val/mae", "val/mse", "val/nae", "val/loss", "val/recall_mean"}
 HEADLINE |= {f"val/recall_a{level}" for level in range(6)}
