@@ -47,7 +47,7 @@ def test_vgg_checkpoint_gives_the_original_outputs(original_vgg, tmp_path):
 
 @pytest.mark.parametrize(
     "wrap",
-    ["plain", pytest.param("module", marks=pytest.mark.slow), pytest.param("latest_state", marks=pytest.mark.slow)],
+    [pytest.param(w, marks=pytest.mark.slow) for w in ("plain", "module", "latest_state")],
 )
 def test_prefixes_and_containers(original_vgg, tmp_path, wrap):
     state = original_vgg.state_dict()
@@ -65,6 +65,7 @@ def test_prefixes_and_containers(original_vgg, tmp_path, wrap):
     assert torch.equal(net.state_dict()["predictor.head.upsample.2.weight"], plain["Extractor.de_pred.5.weight"])
 
 
+@pytest.mark.slow
 def test_hrnet_checkpoint_keys_all_land(tmp_path):
     shapes = {f"Extractor.module.{k}": v for k, v in hrnet_w48_original_shapes().items()}
     shapes.update({f"Binar.module.{k}": v for k, v in binar_shapes(720).items()})
