@@ -57,3 +57,16 @@ def test_help_lists_the_settings(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "iim-serve CKPT" in out and "max_upload_bytes" in out and "curl" in out
+
+
+def test_malloc_arenas_are_capped_on_glibc():
+    import platform
+    import sys
+
+    from iim.serve.memory import limit_malloc_arenas
+
+    took = limit_malloc_arenas(4)
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert took is True
+    with pytest.raises(ValueError, match="arenas"):
+        limit_malloc_arenas(0)

@@ -89,6 +89,10 @@ def serve(cfg: DictConfig) -> int:
     """Build the app and run it with uvicorn until interrupted (the work of ``iim-serve``)."""
     import uvicorn
 
+    from iim.serve.memory import limit_malloc_arenas
+
+    if cfg.malloc_arenas is not None:  # before any worker thread allocates
+        limit_malloc_arenas(int(cfg.malloc_arenas))
     try:
         app = build_app(cfg)
     except (FileNotFoundError, ValueError) as err:
