@@ -4,19 +4,22 @@ For 1024x768 images and the demo network (EfficientNet-Lite0 + PBM, random init;
 weights), in one run:
 
 - Predictor: ``Predictor.predict(path)`` in a loop over the image files (reading and decoding included, as the
-  server decodes each upload), in this process, after warm-up;
+  server decodes each upload), in this process, after warm-up; half of the ``--baseline`` calls before the server
+  runs and half after, since a shared machine's speed drifts over the minutes the run takes;
 - iim-serve: the same checkpoint behind ``iim-serve`` (a subprocess, default settings: ``max_batch_size=8``,
   ``window_ms=5``), the same files' bytes as raw ``POST /predict`` bodies from :func:`iim.serve.run_load`
   (``httpx.AsyncClient``, in this process) at concurrency 1 and 8.
 
 The figures and their targets: the c=8 throughput over the Predictor's (at least 0.9), the c=1 median latency
 over the Predictor's median (at most 10 % added), and the server's RSS growth from after warm-up to the end, over
-``--latency-requests + --requests`` requests (at most 50 MB). The images are ShanghaiTech Part B training images
+``--latency-requests + --requests`` requests (at most 50 MB; measured under load, before the idle server hands its
+free pages back, which it then does 2 s later). The images are ShanghaiTech Part B training images
 (1024x768 JPEGs, used as they are) when ``../shared`` is present, else synthetic crowds written as JPEGs.
 
 Client and server share this machine's cores, so the server's figures carry the client's cost too.
 
     python benchmarks/bench_serve.py [--requests 1000] [--latency-requests 50] [--baseline 30] [--threads 1]
+        [--server KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ def main() -> None:
         help="torch / OpenMP threads here and in the server (0: torch's default). 1 by default: on a busy machine "
         "OpenMP teams of 2+ threads slow down a lot and unevenly",
     )
+    parser.add_argument(
+        "--server", nargs="*", default=[], metavar="KEY=VALUE", help="iim-serve settings, e.g. malloc_arenas=null"
+    )
     args = parser.parse_args()
     if args.threads > 0:  # before torch is imported; the server inherits it
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -105,26 +111,31 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         f"# bench_serve: demo EfficientNet-Lite0 + PBM on the CPU, {WIDTH}x{HEIGHT} {source} "
         f"({statistics.mean(len(b) for b in bodies) / 1024:.0f} KiB each, {len(files)} cycled); torch "
         f"{torch.__version__}, threads {torch.get_num_threads()}, python {platform.python_version()}, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}"
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}; "
+        f"server settings: {' '.join(args.server) or 'defaults'}"
     )
 
     # ---------------------------------------------------------------------------------------- the baseline
     predictor = Predictor.from_checkpoint(ckpt, device="cpu")
     for f in files[:2]:
         predictor.predict(f)  # warm-up
-    times = []
-    t0 = time.perf_counter()
-    for i in range(args.baseline):
-        t = time.perf_counter()
-        predictor.predict(files[i % len(files)])
-        times.append(time.perf_counter() - t)
-    base_rps = args.baseline / (time.perf_counter() - t0)
-    base_p50, base_p99 = 1000 * statistics.median(times), 1000 * _percentile(times, 99)
-    del predictor
-    print(f"# Predictor: {args.baseline} calls, median {base_p50:.0f} ms", flush=True)
+
+    def baseline(calls: int) -> tuple[list[float], float]:
+        """Seconds per ``Predictor.predict`` call, and the wall time of all of them."""
+        times = []
+        t0 = time.perf_counter()
+        for i in range(calls):
+            t = time.perf_counter()
+            predictor.predict(files[i % len(files)])
+            times.append(time.perf_counter() - t)
+        return times, time.perf_counter() - t0
+
+    # half of the calls before the server runs and half after (a shared machine's speed drifts over minutes)
+    before, before_s = baseline((args.baseline + 1) // 2)
+    print(f"# Predictor before: {len(before)} calls, median {1000 * statistics.median(before):.0f} ms", flush=True)
 
     # ------------------------------------------------------------------------------------------ the server
-    with serve_process(ckpt, log=tmp / "serve.log") as (url, proc):
+    with serve_process(ckpt, *args.server, log=tmp / "serve.log") as (url, proc):
         endpoint = f"{url}/predict"
         rss_up = rss_mb(proc.pid)
         for c, n in ((1, 4), (args.concurrency, 4 * args.concurrency)):  # warm-up: every batch size, thread pool
@@ -134,6 +145,13 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         print(f"# iim-serve c=1: {c1.requests} requests, p50 {c1.p50_ms:.0f} ms", flush=True)
         cn = run_load(endpoint, bodies, requests=args.requests, concurrency=args.concurrency, content_type="image/jpeg")
         rss_end = rss_mb(proc.pid)
+        time.sleep(3.5)  # past release_memory_idle_s (2 s by default): the idle server hands its free pages back
+        rss_idle = rss_mb(proc.pid)
+    after, after_s = baseline(args.baseline // 2)
+    print(f"# Predictor after: {len(after)} calls, median {1000 * statistics.median(after):.0f} ms", flush=True)
+    times = before + after
+    base_rps = len(times) / (before_s + after_s)
+    base_p50, base_p99 = 1000 * statistics.median(times), 1000 * _percentile(times, 99)
     growth = rss_end - rss_start
     added = c1.p50_ms / base_p50 - 1
     ratio = cn.throughput / base_rps
@@ -158,7 +176,8 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     print(
         f"# targets: ratio >= {TARGET_RATIO}, added latency <= {100 * TARGET_ADDED:.0f} % (measured "
         f"{100 * added:+.1f} %), RSS growth <= {TARGET_RSS_MB:.0f} MB; server RSS {rss_up:.0f} MB up, "
-        f"{rss_start:.0f} after warm-up, {rss_end:.0f} at end; load avg {os.getloadavg()[0]:.2f} at end"
+        f"{rss_start:.0f} after warm-up, {rss_end:.0f} at end, "
+        f"{rss_idle:.0f} idle 3.5 s later; load avg {os.getloadavg()[0]:.2f} at end"
     )
     for name, r in (("c=1", c1), (f"c={args.concurrency}", cn)):
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r.server_timings_ms.items())

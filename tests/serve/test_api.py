@@ -139,6 +139,30 @@ def test_token_from_the_environment_and_cors(serve_predictor, monkeypatch):
         assert c.get("/health", headers=origin).headers["access-control-allow-origin"] == "http://elsewhere.example"
     with pytest.raises(ValueError, match="max_pending"):
         ServeSettings(max_pending=0)
+    with pytest.raises(ValueError, match="release_memory_idle_s"):
+        ServeSettings(release_memory_idle_s=0)
+
+
+def test_an_idle_service_hands_its_free_memory_back_once(serve_predictor, crowd, monkeypatch):
+    import iim.serve.app as app_module
+
+    released = []
+    monkeypatch.setattr(app_module, "release_free_memory", lambda: released.append(1) or True)
+    app = create_app(serve_predictor, ServeSettings(token=None, release_memory_idle_s=0.2))
+
+    async def run():
+        async with _async_client(app) as c:
+            await asyncio.gather(*(c.post("/predict", content=encode(crowd)) for _ in range(3)))
+            await asyncio.sleep(0.05)
+            early = (await c.get("/health")).json()["memory_releases"]
+            for _ in range(2):  # requests within the idle time postpone the release
+                await c.post("/predict", content=encode(crowd))
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.6)
+            return early, (await c.get("/health")).json()["memory_releases"]
+
+    early, late = asyncio.run(run())
+    assert (early, late) == (0, 1) and released == [1]
 
 
 @contextlib.asynccontextmanager

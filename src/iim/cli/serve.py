@@ -68,6 +68,7 @@ def build_app(cfg: DictConfig) -> Any:
             max_batch_pixels=int(cfg.batching.max_batch_pixels),
             batch_window_ms=float(cfg.batching.window_ms),
             decode_workers=int(cfg.decode_workers),
+            release_memory_idle_s=None if cfg.release_memory_idle_s is None else float(cfg.release_memory_idle_s),
             cors_origins=tuple(cfg.cors_origins),
             **({"token": str(cfg.token)} if cfg.token is not None else {}),
         )

@@ -32,6 +32,7 @@ from iim.inference import Prediction, Predictor
 from iim.io import ImageReadError, decode_image, read_header
 from iim.serve.batcher import BatchInfo, MicroBatcher
 from iim.serve.errors import ServeError
+from iim.serve.memory import release_free_memory
 from iim.serve.middleware import BodyLimit, TokenAuth, error_response
 from iim.serve.settings import ServeSettings
 from iim.viz import draw_points
@@ -94,6 +95,8 @@ class _Service:
         self.predictor = predictor
         self.settings = settings
         self.in_flight = 0
+        self.releases = 0  # times idle memory was handed back (shown by /health)
+        self._release: asyncio.TimerHandle | None = None
         self.pool = ThreadPoolExecutor(settings.decode_workers, thread_name_prefix="iim-serve-decode")
         self.batcher: MicroBatcher[_Job, Prediction] = MicroBatcher(
             self._process, settings.max_batch_size, settings.batch_window_ms / 1000, in_flight=lambda: self.in_flight
@@ -184,10 +187,23 @@ class _Service:
                 {"Retry-After": str(self.settings.retry_after_s)},
             )
         self.in_flight += 1
+        if self._release is not None:
+            self._release.cancel()
+            self._release = None
         try:
             return await self._predict(request, offset, overlay, maps)
         finally:
             self.in_flight -= 1
+            idle_s = self.settings.release_memory_idle_s
+            if self.in_flight == 0 and idle_s is not None:
+                self._release = asyncio.get_running_loop().call_later(idle_s, self._release_if_idle)
+
+    def _release_if_idle(self) -> None:
+        """Still idle: hand the freed pages back (in the decode pool; a request arriving meanwhile just queues)."""
+        self._release = None
+        if self.in_flight == 0:
+            self.releases += 1
+            asyncio.get_running_loop().run_in_executor(self.pool, release_free_memory)
 
     async def _predict(self, request: Request, offset: float, overlay: bool, maps: bool) -> Response:
         t0 = time.perf_counter()
@@ -319,7 +335,7 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
 
     @app.get("/health", summary="Liveness (never needs the token)")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "in_flight": service.in_flight}
+        return {"status": "ok", "in_flight": service.in_flight, "memory_releases": service.releases}
 
     @app.get("/info", summary="The model and the limits")
     async def info() -> dict[str, Any]:
