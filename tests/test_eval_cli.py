@@ -54,6 +54,15 @@ def test_eval_writes_the_result_files(tmp_path, checkpoint):
     assert result["metrics"]["mae"] == pytest.approx(
         sum(abs(int(r["gt_count"]) - int(r["pred_count"])) for r in rows) / len(rows)
     )
+    # split_heads: touching heads cut at their confidence peaks; never fewer heads than one a component
+    split_cfg = compose_train(
+        [f"ckpt_path={checkpoint}", *data, "trainer.enable_progress_bar=false", "split_heads=true",
+         "split_min_distance=2"], tmp_path / "split", "eval",
+    )  # fmt: skip
+    evaluate(split_cfg)
+    split_rows = list(csv.DictReader((tmp_path / "split" / "per_image.csv").open()))
+    assert [r["id"] for r in split_rows] == [r["id"] for r in rows]
+    assert all(int(a["pred_count"]) >= int(b["pred_count"]) for a, b in zip(split_rows, rows, strict=True))
 
 
 def test_bad_checkpoints(tmp_path):

@@ -98,6 +98,15 @@ def test_predict_in_process(inputs, trained_checkpoint, tmp_path):
         )
 
 
+def test_predict_splits_heads_when_asked(inputs, trained_checkpoint, tmp_path):
+    image = inputs / "folder" / "0000.png"
+    overrides = [f"ckpt={trained_checkpoint}", f"inputs=['{image}']", "progress=false", "split_heads=true"]
+    predict(compose_train([*overrides, "split_min_distance=2"], tmp_path, "predict"))
+    written = json.loads((tmp_path / "0000.json").read_text())
+    expected = Predictor.from_checkpoint(trained_checkpoint, device="cpu", split_heads=True, split_min_distance=2)
+    assert written["count"] == expected.predict(image).count
+
+
 @pytest.mark.slow
 def test_predict_images_folder_and_video(inputs, trained_checkpoint, tmp_path):
     out = tmp_path / "out"

@@ -165,3 +165,18 @@ def test_threshold_offset_moves_the_binarization(predictor, scene):
             predictor.predict(scene, threshold_offset=bad)
     with pytest.raises(ValueError, match="threshold_offset"):
         Predictor(predictor.net, predictor.mean, predictor.std, threshold_offset=-2)
+
+
+def test_split_heads_cuts_components_at_their_confidence_peaks(trained_checkpoint, scene):
+    plain = Predictor.from_checkpoint(trained_checkpoint, device="cpu").predict(scene, return_maps=True)
+    split = Predictor.from_checkpoint(trained_checkpoint, device="cpu", split_heads=True, split_min_distance=2)
+    result = split.predict(scene)
+    binary = plain.confidence >= plain.threshold
+    ref = extract_instances(
+        binary, min_area=split.min_area, split_heads=True, confidence=plain.confidence, split_min_distance=2
+    )
+    assert result.count == ref.count and np.array_equal(result.points, ref.points)
+    assert result.count >= plain.count  # splitting only ever adds heads
+    assert "split_heads=True" in repr(split)
+    with pytest.raises(ValueError, match="split_min_distance"):
+        Predictor(split.net, split.mean, split.std, split_heads=True, split_min_distance=0)

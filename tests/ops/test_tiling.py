@@ -131,3 +131,27 @@ def test_errors():
         tiled_inference(_Recorder(), torch.rand(8, 8))
     with pytest.raises(TypeError, match="IIMOutput"):
         tiled_inference(lambda x: x, torch.rand(1, 3, 32, 32))
+
+
+class _LeftBiased(torch.nn.Module):
+    """Confidence = the first channel plus a ramp that rises to the right (not mirror-symmetric); threshold = 0.5."""
+
+    def forward(self, x):
+        ramp = torch.linspace(0, 1, x.shape[-1]).expand_as(x[:, :1])
+        c = x[:, :1] + ramp
+        t = torch.full_like(c, 0.5)
+        return IIMOutput(c, t, (c >= t).float())
+
+
+def test_hflip_averages_the_maps_of_the_image_and_its_mirror():
+    image = torch.rand(2, 3, 64, 96)
+    net = _Recorder()
+    out = tiled_inference(net, image, hflip=True)
+    assert net.shapes == [(4, 3, 64, 96)]  # the images and their mirrors in one call
+    assert torch.allclose(out.confidence, image[:, :1])  # a pixelwise net is mirror-symmetric: unchanged
+    biased = tiled_inference(_LeftBiased(), image, hflip=True)
+    # the ramp and its mirror average to 0.5 everywhere
+    assert torch.allclose(biased.confidence, image[:, :1] + 0.5, atol=1e-6)
+    assert torch.equal(biased.binary, (biased.confidence >= biased.threshold).float())
+    tiled = tiled_inference(_Recorder(), torch.rand(1, 3, 1080, 1920), hflip=True, tile_batch_size=6)
+    assert tiled.confidence.shape == (1, 1, 1080, 1920)

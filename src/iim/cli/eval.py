@@ -51,7 +51,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     overrides = cfg.get("inference")
     inference = {**info.inference, **(OmegaConf.to_container(overrides, resolve=True) if overrides else {})}
     task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=info.min_area,
-                       connectivity=info.connectivity)  # fmt: skip
+                       connectivity=info.connectivity, split_heads=bool(cfg.get("split_heads", False)),
+                       split_min_distance=int(cfg.get("split_min_distance", 3)))  # fmt: skip
     datamodule = instantiate(cfg.data, splits={"test": cfg.split})
     datamodule.source  # noqa: B018 - fail early on a missing dataset
     loggers = instantiate_group(cfg.get("logger"))

@@ -90,6 +90,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     predictor = Predictor.from_checkpoint(
         cfg.ckpt, device=str(cfg.device), precision=str(cfg.precision), inference=overrides,  # type: ignore[arg-type]
         min_area=cfg.min_area, connectivity=cfg.connectivity, batch_size=int(cfg.batch_size),
+        split_heads=bool(cfg.split_heads), split_min_distance=int(cfg.split_min_distance),
     )  # fmt: skip
     out = Path(str(cfg.output_dir))
     plan = OutputPlan(out, json=cfg.outputs.json, csv=cfg.outputs.csv, overlay=cfg.outputs.overlay,

@@ -108,6 +108,9 @@ class Predictor:
         threshold_offset: Added to the learned threshold before binarizing (``confidence >= threshold + offset``):
             the precision/recall knob. 0 (the default) is the trained model; a positive offset keeps fewer, surer
             heads, a negative one more. ``predict`` takes one per call too.
+        split_heads: Cut components that hold several confidence peaks into one head per peak (a watershed, see
+            :func:`iim.ops.split_touching`); off by default, as the original (one head a component).
+        split_min_distance: With ``split_heads``: least distance in pixels between two peaks that count as two heads.
     """
 
     def __init__(
@@ -123,6 +126,8 @@ class Predictor:
         connectivity: int = 4,
         batch_size: int = 1,
         threshold_offset: float = 0.0,
+        split_heads: bool = False,
+        split_min_distance: int = 3,
     ) -> None:
         if precision not in _PRECISIONS:
             raise ValueError(f"Predictor: `precision` must be one of {_PRECISIONS}, got {precision!r}")
@@ -145,6 +150,10 @@ class Predictor:
         self.connectivity = int(connectivity)
         self.batch_size = int(batch_size)
         self.threshold_offset = _check_offset(threshold_offset)
+        if int(split_min_distance) < 1:
+            raise ValueError(f"Predictor: `split_min_distance` must be >= 1, got {split_min_distance}")
+        self.split_heads = bool(split_heads)
+        self.split_min_distance = int(split_min_distance)
 
     # ------------------------------------------------------------------------------------------------ building
     @classmethod
@@ -161,6 +170,8 @@ class Predictor:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         threshold_offset: float = 0.0,
+        split_heads: bool = False,
+        split_min_distance: int = 3,
     ) -> Predictor:
         """A Predictor for an ``iim-train`` checkpoint, or for weights of the original IIM code.
 
@@ -196,6 +207,8 @@ class Predictor:
             connectivity=stats["connectivity"] if connectivity is None else connectivity,
             batch_size=batch_size,
             threshold_offset=threshold_offset,
+            split_heads=split_heads,
+            split_min_distance=split_min_distance,
         )
 
     @classmethod
@@ -266,7 +279,14 @@ class Predictor:
         """
         offset = self.threshold_offset if threshold_offset is None else _check_offset(threshold_offset)
         binary = confidence >= (threshold + offset if offset else threshold)
-        inst = extract_instances(binary[0], min_area=self.min_area, connectivity=self.connectivity)
+        inst = extract_instances(
+            binary[0],
+            min_area=self.min_area,
+            connectivity=self.connectivity,
+            split_heads=self.split_heads,
+            confidence=confidence[0] if self.split_heads else None,
+            split_min_distance=self.split_min_distance,
+        )
         h, w = confidence.shape[-2:]
         maps = {}
         if return_maps:
@@ -326,7 +346,8 @@ class Predictor:
     def __repr__(self) -> str:
         return (
             f"Predictor(device={self.device}, precision={self.precision!r}, inference={self.inference}, "
-            f"min_area={self.min_area}, connectivity={self.connectivity}, threshold_offset={self.threshold_offset})"
+            f"min_area={self.min_area}, connectivity={self.connectivity}, threshold_offset={self.threshold_offset}, "
+            f"split_heads={self.split_heads})"
         )
 
 

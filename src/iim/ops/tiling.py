@@ -76,6 +76,20 @@ def _maps(output: Any) -> tuple[Tensor, Tensor]:
     )
 
 
+def _mirror_averaged(net: Callable[[Tensor], Any]) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """``net`` on a batch and its horizontal mirror in one call; the two maps averaged (the mirror's flipped back)."""
+
+    def run(x: Tensor) -> tuple[Tensor, Tensor]:
+        confidence, threshold = _maps(net(torch.cat([x, x.flip(-1)])))
+        n = x.shape[0]
+        return (
+            (confidence[:n] + confidence[n:].flip(-1)) / 2,
+            (threshold[:n] + threshold[n:].flip(-1)) / 2,
+        )
+
+    return run
+
+
 @torch.no_grad()
 def tiled_inference(
     net: Callable[[Tensor], Any],
@@ -87,6 +101,7 @@ def tiled_inference(
     tile_batch_size: int = 4,
     crop_padding: bool = True,
     pad_whole: bool = False,
+    hflip: bool = False,
 ) -> IIMOutput:
     """Predict the confidence, threshold and binary maps of images of any size, tile by tile.
 
@@ -106,6 +121,9 @@ def tiled_inference(
             size has fewer than ``max_whole_pixels`` pixels (a 1920 x 1080 frame: one 1920 x 1088 pass instead of
             six overlapping tiles, a third less work and no seams). The original tiles such images (``False``,
             the default here and in validation; the :class:`~iim.inference.Predictor` turns it on).
+        hflip: Test-time augmentation: run every pass on the images and on their mirror images too, and average the
+            confidence and threshold maps (the mirror's flipped back) before binarizing. Twice the work; off by
+            default, as the original.
 
     Returns:
         The stitched maps, each :math:`(B, 1, H, W)` (or the padded size when ``crop_padding`` is false); ``binary``
@@ -123,6 +141,8 @@ def tiled_inference(
         raise ValueError(
             f"tiled_inference: `size_divisor` ({size_divisor}) and `tile_batch_size` ({tile_batch_size}) must be >= 1"
         )
+    if hflip:
+        net = _mirror_averaged(net)
     b, _, h, w = image.shape
     pad_h, pad_w = (-h) % size_divisor, (-w) % size_divisor
     whole = max_whole_pixels is not None and (

@@ -61,6 +61,9 @@ class LocatorTask(pl.LightningModule):
         inference: Keyword arguments of :func:`~iim.ops.tiled_inference` for validation and test.
         min_area: Smallest component counted as a head (3).
         connectivity: 4 (the original) or 8.
+        split_heads: In validation and test, cut components holding several confidence peaks into one head per peak
+            (:func:`iim.ops.split_touching`; off: the original).
+        split_min_distance: With ``split_heads``: least distance in pixels between two peaks that count as two heads.
         metric_protocol: ``"nwpu"`` (per-head sigma from the boxes) or ``"fixed"`` (radii below).
         metric_radii: Radii of the fixed protocol.
         accumulate_grad_batches: Batches whose gradients are summed before a step.
@@ -101,6 +104,8 @@ class LocatorTask(pl.LightningModule):
         inference: Mapping[str, Any] | None = None,
         min_area: int = 3,
         connectivity: int = 4,
+        split_heads: bool = False,
+        split_min_distance: int = 3,
         metric_protocol: str = "nwpu",
         metric_radii: Sequence[float] | None = None,
         accumulate_grad_batches: int = 1,
@@ -142,6 +147,7 @@ class LocatorTask(pl.LightningModule):
         self.mean, self.std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
         self.inference = dict(inference or {})
         self.min_area, self.connectivity = min_area, connectivity
+        self.split_heads, self.split_min_distance = bool(split_heads), int(split_min_distance)
         self.val_metrics = LocalizationMetrics(protocol=metric_protocol, radii=metric_radii)
         self.test_metrics = LocalizationMetrics(protocol=metric_protocol, radii=metric_radii)
         self.metric_protocol = metric_protocol
@@ -386,7 +392,14 @@ class LocatorTask(pl.LightningModule):
 
     def _evaluate(self, batch: Mapping[str, Any], metrics: LocalizationMetrics, stage: str) -> dict[str, Any]:
         out = self.predict_maps(batch["image"])
-        instances = extract_instances_batch(out.binary, min_area=self.min_area, connectivity=self.connectivity)
+        instances = extract_instances_batch(
+            out.binary,
+            min_area=self.min_area,
+            connectivity=self.connectivity,
+            split_heads=self.split_heads,
+            confidence=out.confidence if self.split_heads else None,
+            split_min_distance=self.split_min_distance,
+        )
         targets = self._targets(batch)
         metrics.update([inst.points for inst in instances], targets)
         mse = torch.nn.functional.mse_loss(out.confidence, batch["instance_map"].to(out.confidence.dtype))
