@@ -180,3 +180,35 @@ def test_ablation_sweep_completes_all_jobs(tmp_path):
     jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir())
     assert len(jobs) == 8, jobs
     assert result.stdout.count("iim-train finished") == 8
+
+
+def test_the_short_run_options_of_the_readme_train_together(tmp_path):
+    """Every option of the README's table at once, on a fake Part B: x2 images, Lite0 at 1/2, weighted loss, cosine."""
+    root = tmp_path / "data"
+    WRITERS["shhb"](root)
+    cfg = compose_train(
+        [
+            "+experiment=shhb_lite0_cpu",
+            "model/net/predictor=efficientnet_lite0_s2",
+            "model.net.predictor.backbone.pretrained=false",
+            "+data.source.scale=2",
+            "+model.loss.foreground_weight=5",
+            "+model.loss.focal_gamma=1",
+            "~model.schedulers.confidence",
+            "+model.schedulers.confidence={_target_:iim.tasks.WarmupCosineLR,_partial_:true,warmup_steps:0.05}",
+            "+model.split_heads=true",
+            "+model.inference.hflip=true",
+            *FAST[1:],
+            f"data.root={root}",
+            "data.batch_size=2",
+            "data.train_transform.crop_size=[64,96]",
+            "++trainer.fast_dev_run=true",
+            "model.val_start_epoch=0",
+        ],
+        tmp_path / "run",
+    )
+    model = instantiate(cfg.model)
+    assert model.net.predictor.head.stride == 2 and model.split_heads and model.inference["hflip"]
+    assert model.loss.foreground_weight == 5.0
+    result = train(cfg)
+    assert "train/loss" in result["metrics"] and "val/f1" in result["metrics"]

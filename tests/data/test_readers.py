@@ -148,3 +148,25 @@ def test_truncated_image_is_reported_by_scan(tmp_path):
     path.write_bytes(path.read_bytes()[:-200])
     _, problems = get_reader("custom", tmp_path).scan("train")
     assert any("t1.jpg: truncated JPEG" in str(p) for p in problems)
+
+
+@pytest.mark.parametrize("fmt", ["nwpu", "shanghaitech"])
+def test_scale_resizes_images_with_their_points_and_boxes(tmp_path, fmt):
+    from iim.data.dataset import CrowdDataset
+
+    expected = WRITERS[fmt](tmp_path)
+    options = {"val_fraction": 0.0} if fmt == "shanghaitech" else {}
+    plain = get_reader(fmt, tmp_path, **options).read("train")
+    scaled = get_reader(fmt, tmp_path, scale=2, **options).read("train")
+    assert [r.image_id for r in scaled] == [r.image_id for r in plain] and set(expected)
+    for a, b in zip(plain, scaled, strict=True):
+        assert (b.height, b.width) == (96, 128) and b.meta["source_size"] == (48, 64)
+        np.testing.assert_allclose(b.points, (a.points + 0.5) * 2 - 0.5, atol=1e-4)  # pixel centres
+        if a.boxes is not None:
+            np.testing.assert_allclose(b.boxes, a.boxes * 2, atol=1e-4)
+    big, small = CrowdDataset(scaled, transform=None), CrowdDataset(plain, transform=None)  # type: ignore[arg-type]
+    image, original = big.image(0), small.image(0)
+    assert image.shape == (96, 128, 3)
+    assert abs(float(image.mean()) - float(original.mean())) < 2.0  # the same picture, twice the size
+    with pytest.raises(ValueError, match="scale"):
+        get_reader(fmt, tmp_path, scale=0, **options)

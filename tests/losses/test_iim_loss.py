@@ -47,3 +47,27 @@ def test_tuple_output_and_shape_error():
         iim_loss(p, t, b, torch.zeros(1, 1, 3, 3))
     with pytest.raises(ValueError, match="weights"):
         IIMLoss(mse_weight=-1)
+
+
+def test_foreground_weight_and_focal_gamma_reweight_the_mse_term():
+    torch.manual_seed(0)
+    confidence = torch.rand(2, 1, 8, 8)
+    target = (torch.rand(2, 1, 8, 8) > 0.8).float()
+    threshold = torch.full_like(confidence, 0.5)
+    binary = (confidence >= threshold).float()
+    plain = iim_loss(confidence, threshold, binary, target)
+    same = iim_loss(confidence, threshold, binary, target, foreground_weight=1.0, focal_gamma=0.0)
+    assert torch.equal(plain["mse"], same["mse"])  # the defaults are the original's loss, bit for bit
+    error2 = (confidence - target).square()
+    weighted = iim_loss(confidence, threshold, binary, target, foreground_weight=5.0)
+    expected = (error2 * (1 + 4 * target)).mean()
+    assert torch.allclose(weighted["mse"], expected) and weighted["mse"] > plain["mse"]
+    focal = iim_loss(confidence, threshold, binary, target, focal_gamma=2.0)
+    assert torch.allclose(focal["mse"], (error2 * (confidence - target).abs().pow(2)).mean())
+    assert torch.allclose(focal["loss"] - focal["mse"], plain["loss"] - plain["mse"])  # the L1 term is untouched
+    loss = IIMLoss(foreground_weight=5.0, focal_gamma=1.0)
+    assert "foreground_weight=5.0" in repr(loss)
+    with pytest.raises(ValueError, match="foreground_weight"):
+        IIMLoss(foreground_weight=0)
+    with pytest.raises(ValueError, match="focal_gamma"):
+        IIMLoss(focal_gamma=-1)

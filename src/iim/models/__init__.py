@@ -12,7 +12,12 @@ from iim.models.head import ConfidenceHead
 from iim.models.network import IIMNet, IIMOutput
 from iim.models.original import NWPU_MEAN_STD, load_original_checkpoint
 from iim.models.predictor import ConfidencePredictor
-from iim.models.pretrained import PretrainedWeightsUnavailableError, convert_by_order, efficientnet_lite0_state_dict
+from iim.models.pretrained import (
+    PretrainedWeightsUnavailableError,
+    convert_by_order,
+    efficientnet_lite0_state_dict,
+    efficientnet_lite2_state_dict,
+)
 
 __all__ = [
     "NWPU_MEAN_STD",
@@ -30,6 +35,7 @@ __all__ = [
     "build_network",
     "convert_by_order",
     "efficientnet_lite0_state_dict",
+    "efficientnet_lite2_state_dict",
     "load_network",
     "load_original_checkpoint",
 ]

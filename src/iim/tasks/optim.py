@@ -6,12 +6,14 @@ together, so that Lightning (and its mixed-precision gradient scaler) sees one o
 scaler update per batch, one checkpoint entry. With Adam, two optimizers on disjoint parameters are exactly the
 original's single Adam with two parameter groups (Adam's update is per parameter).
 
-Schedules: :class:`PolyLR` (the original's per-iteration ``(1 - it / max_it) ** 0.9``, applied after each step) and
-:class:`EpochDecayLR` (the paper's ``0.99`` decay per epoch). Each carries its ``interval``.
+Schedules: :class:`PolyLR` (the original's per-iteration ``(1 - it / max_it) ** 0.9``, applied after each step),
+:class:`EpochDecayLR` (the paper's ``0.99`` decay per epoch) and :class:`WarmupCosineLR` (an option for short runs).
+Each carries its ``interval``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -136,6 +138,45 @@ class PolyLR(LambdaLR):
         super().__init__(
             optimizer, lambda step: max(0.0, 1.0 - min(step, self.total_steps) / self.total_steps) ** self.power
         )
+
+
+class WarmupCosineLR(LambdaLR):
+    """A linear warm-up over ``warmup_steps``, then a cosine decay to ``min_factor * base_lr`` at ``total_steps``.
+
+    For short runs (an option; the original uses :class:`PolyLR`). Stepped after every optimizer step.
+
+    Args:
+        optimizer: The optimizer.
+        total_steps: Optimizer steps of the whole run (the task fills it in from the trainer).
+        warmup_steps: Steps of the linear warm-up from ``base_lr / warmup_steps`` (0: none), or a fraction of
+            ``total_steps`` when below 1.
+        min_factor: The learning rate at the end, as a fraction of the base rate.
+    """
+
+    interval = "step"
+
+    def __init__(
+        self, optimizer: Optimizer, total_steps: int, warmup_steps: float = 0.05, min_factor: float = 0.0
+    ) -> None:
+        if total_steps < 1:
+            raise ValueError(f"WarmupCosineLR: `total_steps` must be >= 1, got {total_steps}")
+        if warmup_steps < 0 or not 0 <= min_factor <= 1:
+            raise ValueError(
+                f"WarmupCosineLR: `warmup_steps` must be >= 0 and `min_factor` in [0, 1], got {warmup_steps}, "
+                f"{min_factor}"
+            )
+        self.total_steps = int(total_steps)
+        warm = warmup_steps * total_steps if 0 < warmup_steps < 1 else warmup_steps
+        self.warmup_steps = min(round(warm), self.total_steps - 1)
+        self.min_factor = float(min_factor)
+        super().__init__(optimizer, self._factor)
+
+    def _factor(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        span = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class EpochDecayLR(ExponentialLR):
