@@ -46,21 +46,22 @@ class CrowdDataset(Dataset):
         return len(self.records)
 
     def image(self, index: int) -> np.ndarray:
-        """The decoded RGB image of record ``index``."""
+        """The decoded RGB image of record ``index``, resized to the record's size if its reader scaled it."""
         record = self.records[index]
-        if record.image is not None:
-            return record.image
-        if record.image_path is None:
-            raise DatasetError(f"record {record.image_id!r} has neither an image nor an image path")
-        image = load_image(record.image_path)
         height, width = record.meta.get("source_size", (record.height, record.width))
-        if image.shape[:2] != (height, width):
-            raise DatasetError(
-                f"{record.image_path}: decoded size {image.shape[1]}x{image.shape[0]} differs from the "
-                f"{width}x{height} read from its header"
-            )
-        if (height, width) != (record.height, record.width):  # the reader's `scale`
-            up = record.height * record.width > height * width
+        if record.image is not None:
+            image = record.image
+        elif record.image_path is None:
+            raise DatasetError(f"record {record.image_id!r} has neither an image nor an image path")
+        else:
+            image = load_image(record.image_path)
+            if image.shape[:2] != (height, width):
+                raise DatasetError(
+                    f"{record.image_path}: decoded size {image.shape[1]}x{image.shape[0]} differs from the "
+                    f"{width}x{height} read from its header"
+                )
+        if "source_size" in record.meta and image.shape[:2] != (record.height, record.width):  # the reader's `scale`
+            up = record.height * record.width > image.shape[0] * image.shape[1]
             image = cv2.resize(
                 image, (record.width, record.height), interpolation=cv2.INTER_LINEAR if up else cv2.INTER_AREA
             )

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 from PIL import UnidentifiedImageError
 
@@ -330,8 +329,9 @@ class DatasetReader(ABC):
 def scale_record(record: CrowdRecord, scale: float) -> CrowdRecord:
     """``record`` resized by ``scale``: its size rounded to whole pixels, its points and boxes by the per-axis rates.
 
-    Points are pixel centres, so ``x' = (x + 0.5) * rx - 0.5``; box edges scale as ``x' = x * rx``. The image is
-    resized when it is loaded (:class:`~iim.data.CrowdDataset`), to the size recorded here.
+    Points are pixel centres, so ``x' = (x + 0.5) * rx - 0.5``; box edges scale as ``x' = x * rx``. The image
+    (a file's, or an in-memory one) is resized when it is loaded (:class:`~iim.data.CrowdDataset`), to the size
+    recorded here.
     """
     height, width = max(1, round(record.height * scale)), max(1, round(record.width * scale))
     ry, rx = height / record.height, width / record.width
@@ -339,10 +339,7 @@ def scale_record(record: CrowdRecord, scale: float) -> CrowdRecord:
     points = ((record.points.astype(np.float64) + 0.5) * rates - 0.5).astype(np.float32)
     boxes = None if record.boxes is None else (record.boxes.astype(np.float64) * np.tile(rates, 2)).astype(np.float32)
     meta = {**record.meta, "source_size": (record.height, record.width)}
-    image = record.image
-    if image is not None:
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
-    return dataclasses.replace(record, height=height, width=width, points=points, boxes=boxes, meta=meta, image=image)
+    return dataclasses.replace(record, height=height, width=width, points=points, boxes=boxes, meta=meta)
 
 
 def parse_nwpu_json(path: Path) -> ParsedAnnotation:
