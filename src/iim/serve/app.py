@@ -97,6 +97,7 @@ class _Service:
         self.in_flight = 0
         self.releases = 0  # times idle memory was handed back (shown by /health)
         self._release: asyncio.TimerHandle | None = None
+        self.release_memory = release_free_memory  # per service, so a test can count this service's releases
         self.pool = ThreadPoolExecutor(settings.decode_workers, thread_name_prefix="iim-serve-decode")
         self.batcher: MicroBatcher[_Job, Prediction] = MicroBatcher(
             self._process, settings.max_batch_size, settings.batch_window_ms / 1000, in_flight=lambda: self.in_flight
@@ -203,7 +204,7 @@ class _Service:
         self._release = None
         if self.in_flight == 0:
             self.releases += 1
-            asyncio.get_running_loop().run_in_executor(self.pool, release_free_memory)
+            asyncio.get_running_loop().run_in_executor(self.pool, self.release_memory)
 
     async def _predict(self, request: Request, offset: float, overlay: bool, maps: bool) -> Response:
         t0 = time.perf_counter()
