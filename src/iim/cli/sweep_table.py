@@ -295,7 +295,9 @@ def _evaluation(folder: Path) -> dict[str, float]:
         if data is None:
             continue
         merged: dict[str, float] = {}
-        for part in ("metrics", "metrics_fixed"):
+        # the fixed-radius part also has plain f1 / precision / recall / mae (those of its largest radius): the
+        # NWPU part is read last, so its sigma_l figures are the ones under the plain names
+        for part in ("metrics_fixed", "metrics"):
             for key, value in dict(data.get(part) or {}).items():
                 number = _json_number(value)
                 if number is not None:
