@@ -25,6 +25,9 @@
 # protocol (sigma_l from estimated head sizes) and the fixed 4 / 8 px protocol. A finished row (its metrics.json
 # exists) is skipped, an interrupted one resumes from its last.ckpt (written after every epoch); each attempt's
 # training time goes to train/attempt-*.seconds; scripts/ablation_table.py sums them and prints the table.
+# KEEP=FOLDER (optional) copies each finished row's small record there (summary.json, attempt-*.seconds, the Hydra
+# overrides, the validation history and eval/metrics.json; no checkpoints): the README's figures come from
+# docs/results/shhb (committed), so runs made in different sessions add up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${1:-../shared/data/shanghaitech/part_B}
@@ -89,5 +92,13 @@ for row in "${ROWS[@]}"; do
   "$BIN/iim-eval" "ckpt_path=$tdir/checkpoints/last.ckpt" data=shhb "data.root=$ROOT" split=val \
     "hydra.run.dir=$dir/eval" trainer.enable_progress_bar=false "${eval_args[@]}" > "$dir.eval.log" 2>&1 \
     || { echo "$row: evaluation failed, see $dir.eval.log" >&2; exit 1; }
+  if [ -n "${KEEP:-}" ]; then
+    keep=$KEEP/$row
+    mkdir -p "$keep/train/.hydra" "$keep/eval"
+    cp "$dir/eval/metrics.json" "$keep/eval/"
+    cp "$dir"/train/attempt-*.seconds "$dir"/train/summary.json "$keep/train/" 2>/dev/null || true
+    cp "$tdir/.hydra/overrides.yaml" "$keep/train/.hydra/" 2>/dev/null || true
+    find "$tdir" -path '*csv*' -name metrics.csv -exec cp {} "$keep/train/val_history.csv" \; 2>/dev/null || true
+  fi
 done
 "$BIN/python" scripts/ablation_table.py "$OUT"
