@@ -65,6 +65,40 @@ def test_eval_writes_the_result_files(tmp_path, checkpoint):
     assert all(int(a["pred_count"]) >= int(b["pred_count"]) for a, b in zip(split_rows, rows, strict=True))
 
 
+def test_the_sweep_scores_each_setting_as_its_own_evaluation_would(tmp_path, checkpoint):
+    data = ["data.source.train=8", "data.source.val=2", "data.source.test=3", "data.source.height=96",
+            "data.source.width=128", "data.num_workers=0", "trainer.enable_progress_bar=false"]  # fmt: skip
+    sweep = ["sweep.threshold_offset=[0,0.15]", "sweep.split_min_distance=[0,2]"]
+    result = evaluate(compose_train([f"ckpt_path={checkpoint}", *data, *sweep], tmp_path / "sweep", "eval"))
+    table = {(r["threshold_offset"], r["split_min_distance"]): r for r in result["sweep"]}
+    assert set(table) == {(0.0, 0), (0.0, 2), (0.15, 0), (0.15, 2)}
+    assert len(list(csv.DictReader((tmp_path / "sweep" / "sweep.csv").open()))) == 4
+    assert "confidence" not in json.loads((tmp_path / "sweep" / "metrics.json").read_text())
+    # (0, no split) is the evaluation itself; every other pair equals the evaluation run with that setting
+    assert table[0.0, 0]["f1"] == pytest.approx(result["metrics"]["f1"], abs=1e-12)
+    assert table[0.0, 0]["mae"] == pytest.approx(result["metrics"]["mae"], abs=1e-12)
+    for (offset, distance), row in table.items():
+        single = [f"threshold_offset={offset}", f"split_heads={distance > 0}", f"split_min_distance={max(distance, 1)}"]
+        other = evaluate(compose_train([f"ckpt_path={checkpoint}", *data, *single], tmp_path / f"{offset}_{distance}",
+                                       "eval"))  # fmt: skip
+        for key in ("f1", "precision", "recall", "mae"):
+            assert row[key] == pytest.approx(other["metrics"][key], abs=1e-12), (offset, distance, key)
+    assert len({(r["f1"], r["mae"]) for r in table.values()}) > 1  # the settings change the answer
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("sweep.threshold_offset=[2]", r"sweep\.threshold_offset: every offset must lie in \[-1, 1\]"),
+     ("sweep.split_min_distance=[-1]", r"sweep\.split_min_distance: expected distances >= 0"),
+     ("sweep.threshold_offset=[a]", r"sweep\.threshold_offset: expected a list of numbers"),
+     ("threshold_offset=3", r"`threshold_offset` must lie in \[-1, 1\]")],
+)  # fmt: skip
+def test_bad_sweep_settings_are_named(tmp_path, checkpoint, override, message):
+    cfg = compose_train([f"ckpt_path={checkpoint}", "data.num_workers=0", override], tmp_path, "eval")
+    with pytest.raises(ValueError, match=message):
+        evaluate(cfg)
+
+
 def test_bad_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_network(tmp_path / "missing.ckpt")

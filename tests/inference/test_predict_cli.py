@@ -107,6 +107,20 @@ def test_predict_splits_heads_when_asked(inputs, trained_checkpoint, tmp_path):
     assert written["count"] == expected.predict(image).count
 
 
+def test_predict_takes_a_threshold_offset(inputs, trained_checkpoint, tmp_path):
+    image = inputs / "folder" / "0000.png"
+    predictor = Predictor.from_checkpoint(trained_checkpoint, device="cpu")
+    base = predictor.predict(image).count
+    # an offset that changes this image's count, so that the check below can fail
+    offset = next(
+        o for o in (-0.1, 0.1, -0.3, 0.3, -0.45, 0.45) if predictor.predict(image, threshold_offset=o).count != base
+    )
+    overrides = [f"ckpt={trained_checkpoint}", f"inputs=['{image}']", "progress=false", f"threshold_offset={offset}"]
+    predict(compose_train(overrides, tmp_path, "predict"))
+    written = json.loads((tmp_path / "0000.json").read_text())
+    assert written["count"] == predictor.predict(image, threshold_offset=offset).count != base
+
+
 @pytest.mark.slow
 def test_predict_images_folder_and_video(inputs, trained_checkpoint, tmp_path):
     out = tmp_path / "out"

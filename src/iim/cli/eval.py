@@ -10,11 +10,21 @@ Everything is written to the run's own folder (``logs/eval/runs/<date>/``): ``me
 ``gt_loc.txt`` (the split's ground truth in the NWPU format, so that ``iim-score predictions.txt gt_loc.txt``
 reproduces the numbers). Besides the NWPU protocol (per-head sigma_s / sigma_l), the fixed-radius protocol of
 P2PNet and others is reported for ``fixed_radii`` (4 and 8 px by default).
+
+``sweep`` scores other post-processing settings on the same maps, without running the network again:
+
+    iim-eval ckpt_path=best.ckpt data=shhb data.root=/data/part_B split=val \
+        'sweep.threshold_offset=[-0.05,0,0.05,0.1]' 'sweep.split_min_distance=[0,5,8,12]'
+
+prints F1 / P / R (sigma_l) and MAE for every pair (``split_min_distance`` 0: no splitting) and writes
+``sweep.csv``. Settings picked this way are tuned on the images they are scored on: pick them on ``val`` and report
+``test``.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -27,7 +37,7 @@ from iim.cli._common import fail, instantiate_group, print_table, root_cause
 from iim.cli.console import quiet_library_notices
 from iim.data.records import DatasetError
 
-__all__ = ["evaluate", "main"]
+__all__ = ["evaluate", "main", "sweep_postprocessing"]
 
 
 def _nwpu_id(image_id: str) -> int | str:
@@ -52,7 +62,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     inference = {**info.inference, **(OmegaConf.to_container(overrides, resolve=True) if overrides else {})}
     task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=info.min_area,
                        connectivity=info.connectivity, split_heads=bool(cfg.get("split_heads", False)),
-                       split_min_distance=int(cfg.get("split_min_distance", 3)))  # fmt: skip
+                       split_min_distance=int(cfg.get("split_min_distance", 3)),
+                       threshold_offset=float(cfg.get("threshold_offset", 0.0)))  # fmt: skip
+    sweep = _sweep_settings(cfg.get("sweep"))
+    task.keep_test_maps = sweep is not None
     datamodule = instantiate(cfg.data, splits={"test": cfg.split})
     datamodule.source  # noqa: B018 - fail early on a missing dataset
     loggers = instantiate_group(cfg.get("logger"))
@@ -90,8 +103,82 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             writer.writeheader()
             writer.writerows(evaluation.per_image)
         result["per_image"] = str(out / "per_image.csv")
+        if sweep is not None:
+            result["sweep"] = sweep_postprocessing(annotated, gt, *sweep, min_area=info.min_area,
+                                                   connectivity=info.connectivity)  # fmt: skip
+            with (out / "sweep.csv").open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(result["sweep"][0]))
+                writer.writeheader()
+                writer.writerows(result["sweep"])
+            result["sweep_csv"] = str(out / "sweep.csv")
     (out / "metrics.json").write_text(json.dumps(result, indent=2, default=float))
     return result
+
+
+def _sweep_settings(sweep: Any) -> tuple[list[float], list[int]] | None:
+    """``cfg.sweep`` -> (threshold offsets, split distances), checked; None when there is no sweep."""
+    if not sweep or not any(sweep.get(k) for k in ("threshold_offset", "split_min_distance")):
+        return None
+    unknown = set(sweep) - {"threshold_offset", "split_min_distance"}
+    if unknown:
+        raise ValueError(f"sweep: unknown keys {sorted(unknown)}; expected threshold_offset and split_min_distance")
+
+    def values(key: str, default: list[Any], kind: type) -> list[Any]:
+        raw = sweep.get(key, default)
+        raw = list(raw) if isinstance(raw, (list, tuple)) or OmegaConf.is_list(raw) else [raw]
+        try:
+            return [kind(v) for v in raw]
+        except (TypeError, ValueError):
+            raise ValueError(f"sweep.{key}: expected a list of numbers, got {raw!r}") from None
+
+    offsets = values("threshold_offset", [0.0], float) or [0.0]
+    distances = values("split_min_distance", [0], int) or [0]
+    if any(not -1.0 <= o <= 1.0 for o in offsets):
+        raise ValueError(f"sweep.threshold_offset: every offset must lie in [-1, 1], got {offsets}")
+    if any(d < 0 for d in distances):
+        raise ValueError(f"sweep.split_min_distance: expected distances >= 0 (0 = no splitting), got {distances}")
+    return offsets, distances
+
+
+def sweep_postprocessing(
+    rows: list[dict[str, Any]],
+    gt: dict[Any, Any],
+    offsets: list[float],
+    distances: list[int],
+    *,
+    min_area: int = 3,
+    connectivity: int = 4,
+) -> list[dict[str, float]]:
+    """Score every (threshold offset, split distance) pair on maps already predicted.
+
+    Args:
+        rows: ``LocatorTask.test_predictions`` kept with their maps (``keep_test_maps``): ``image_id``,
+            ``confidence`` and ``threshold`` :math:`(H, W)` float32 each.
+        gt: ``{image id: GTLocRecord}`` of those images.
+        offsets: Added to the threshold before binarizing.
+        distances: ``split_min_distance`` of :func:`~iim.ops.extract_instances`; 0 means no splitting.
+        min_area: Smallest component kept.
+        connectivity: 4 or 8.
+
+    Returns:
+        One row per pair: ``threshold_offset``, ``split_min_distance``, F1 / precision / recall (sigma_l) and MAE.
+    """
+    from iim.metrics import evaluate_predictions
+    from iim.ops import extract_instances
+
+    table = []
+    for offset, distance in itertools.product(offsets, distances):
+        preds = {}
+        for r in rows:
+            conf, thr = r["confidence"], r["threshold"]
+            inst = extract_instances(conf >= thr + offset, min_area=min_area, connectivity=connectivity,
+                                     split_heads=distance > 0, confidence=conf if distance > 0 else None,
+                                     split_min_distance=max(distance, 1))  # fmt: skip
+            preds[_nwpu_id(r["image_id"])] = inst.points
+        m = evaluate_predictions({k: v for k, v in preds.items() if k in gt}, gt).metrics
+        table.append({"threshold_offset": offset, "split_min_distance": distance,
+                      **{k: float(m[k]) for k in ("f1", "precision", "recall", "mae")}})  # fmt: skip
+    return table
 
 
 def summarize(result: dict[str, Any]) -> None:
@@ -117,6 +204,12 @@ def summarize(result: dict[str, Any]) -> None:
         rows.append(("per-image CSV", result["per_image"]))
         rows.append(("ground truth (NWPU format)", result["ground_truth"]))
     print_table("iim-eval", rows)
+    if result.get("sweep"):
+        print_table(
+            "iim-eval sweep (offset, split distance: F1 / P / R, MAE)",
+            [(f"{r['threshold_offset']:+.3f}, {r['split_min_distance']}",
+              f"{r['f1']:.4f} / {r['precision']:.4f} / {r['recall']:.4f}, {r['mae']:.2f}") for r in result["sweep"]],
+        )  # fmt: skip
 
 
 @hydra.main(version_base="1.3", config_path="pkg://iim.conf", config_name="eval")

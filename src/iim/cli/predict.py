@@ -91,6 +91,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         cfg.ckpt, device=str(cfg.device), precision=str(cfg.precision), inference=overrides,  # type: ignore[arg-type]
         min_area=cfg.min_area, connectivity=cfg.connectivity, batch_size=int(cfg.batch_size),
         split_heads=bool(cfg.split_heads), split_min_distance=int(cfg.split_min_distance),
+        threshold_offset=float(cfg.get("threshold_offset", 0.0)),
     )  # fmt: skip
     out = Path(str(cfg.output_dir))
     plan = OutputPlan(out, json=cfg.outputs.json, csv=cfg.outputs.csv, overlay=cfg.outputs.overlay,

@@ -64,6 +64,8 @@ class LocatorTask(pl.LightningModule):
         split_heads: In validation and test, cut components holding several confidence peaks into one head per peak
             (:func:`iim.ops.split_touching`; off: the original).
         split_min_distance: With ``split_heads``: least distance in pixels between two peaks that count as two heads.
+        threshold_offset: In validation and test, added to the learned threshold before binarizing
+            (``confidence >= threshold + offset``; 0: the trained model, as the original).
         metric_protocol: ``"nwpu"`` (per-head sigma from the boxes) or ``"fixed"`` (radii below).
         metric_radii: Radii of the fixed protocol.
         accumulate_grad_batches: Batches whose gradients are summed before a step.
@@ -106,6 +108,7 @@ class LocatorTask(pl.LightningModule):
         connectivity: int = 4,
         split_heads: bool = False,
         split_min_distance: int = 3,
+        threshold_offset: float = 0.0,
         metric_protocol: str = "nwpu",
         metric_radii: Sequence[float] | None = None,
         accumulate_grad_batches: int = 1,
@@ -148,6 +151,11 @@ class LocatorTask(pl.LightningModule):
         self.inference = dict(inference or {})
         self.min_area, self.connectivity = min_area, connectivity
         self.split_heads, self.split_min_distance = bool(split_heads), int(split_min_distance)
+        if not -1.0 <= float(threshold_offset) <= 1.0:
+            raise ValueError(f"LocatorTask: `threshold_offset` must lie in [-1, 1], got {threshold_offset!r}")
+        self.threshold_offset = float(threshold_offset)
+        # set by iim-eval's sweep: test_predictions then also hold each image's confidence and threshold maps
+        self.keep_test_maps = False
         self.val_metrics = LocalizationMetrics(protocol=metric_protocol, radii=metric_radii)
         self.test_metrics = LocalizationMetrics(protocol=metric_protocol, radii=metric_radii)
         self.metric_protocol = metric_protocol
@@ -392,8 +400,9 @@ class LocatorTask(pl.LightningModule):
 
     def _evaluate(self, batch: Mapping[str, Any], metrics: LocalizationMetrics, stage: str) -> dict[str, Any]:
         out = self.predict_maps(batch["image"])
+        binary = out.binary if not self.threshold_offset else out.confidence >= out.threshold + self.threshold_offset
         instances = extract_instances_batch(
-            out.binary,
+            binary,
             min_area=self.min_area,
             connectivity=self.connectivity,
             split_heads=self.split_heads,
@@ -483,6 +492,10 @@ class LocatorTask(pl.LightningModule):
                     "annotated": bool(batch["meta"][i].get("annotated", True)),
                 }
             )
+            if self.keep_test_maps:
+                out = result["out"]
+                self.test_predictions[-1]["confidence"] = out.confidence[i, 0].float().cpu().numpy()
+                self.test_predictions[-1]["threshold"] = out.threshold[i, 0].float().cpu().numpy()
 
     def on_test_epoch_start(self) -> None:
         """Use rank 0's buffers everywhere and start a fresh list of predictions."""
