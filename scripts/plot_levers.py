@@ -1,6 +1,6 @@
 """The README's accuracy figure: val F1 (sigma_l) against training minutes for the rows of ``scripts/shhb_ablation.sh``.
 
-python scripts/plot_levers.py [FOLDER] [--out PNG]       # default logs/levers, docs/figures/levers.png
+python scripts/plot_levers.py [FOLDER] [--out PNG]       # default docs/results/shhb, docs/figures/levers.png
 
 - the budget curve: PBM trained 8, 16 and 32 epochs (rows ``pbm``, ``pbm_16ep``, ``pbm_32ep``), as a line;
 - each lever (one change against ``pbm``) as a point, labelled; evaluation-only levers sit at ``pbm``'s minutes;
@@ -116,7 +116,12 @@ def plot(rows: list[Row], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="logs/levers", help="the runs of scripts/shhb_ablation.sh")
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        default="docs/results/shhb",
+        help="runs of scripts/shhb_ablation.sh (or their KEEP= records)",
+    )
     parser.add_argument("--out", default="docs/figures/levers.png", help="where the PNG goes")
     args = parser.parse_args(argv)
     folder = Path(args.folder)

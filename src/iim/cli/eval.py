@@ -205,11 +205,15 @@ def summarize(result: dict[str, Any]) -> None:
         rows.append(("ground truth (NWPU format)", result["ground_truth"]))
     print_table("iim-eval", rows)
     if result.get("sweep"):
-        print_table(
-            "iim-eval sweep (offset, split distance: F1 / P / R, MAE)",
-            [(f"{r['threshold_offset']:+.3f}, {r['split_min_distance']}",
-              f"{r['f1']:.4f} / {r['precision']:.4f} / {r['recall']:.4f}, {r['mae']:.2f}") for r in result["sweep"]],
-        )  # fmt: skip
+        rows = [("offset, split distance", "F1 / P / R (sigma_l), MAE")]
+        rows += [
+            (
+                f"{r['threshold_offset']:+.3f}, {r['split_min_distance']}",
+                f"{r['f1']:.4f} / {r['precision']:.4f} / {r['recall']:.4f}, {r['mae']:.2f}",
+            )
+            for r in result["sweep"]
+        ]
+        print_table("iim-eval sweep", rows)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://iim.conf", config_name="eval")
