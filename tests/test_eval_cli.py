@@ -88,10 +88,10 @@ def test_the_sweep_scores_each_setting_as_its_own_evaluation_would(tmp_path, che
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("sweep.threshold_offset=[2]", r"sweep\.threshold_offset: every offset must lie in \[-1, 1\]"),
+    [("sweep.threshold_offset=[2]", r"sweep\.threshold_offset\[0\] must be a number in \[-1, 1\], got 2\.0"),
      ("sweep.split_min_distance=[-1]", r"sweep\.split_min_distance: expected distances >= 0"),
      ("sweep.threshold_offset=[a]", r"sweep\.threshold_offset: expected a list of numbers"),
-     ("threshold_offset=3", r"`threshold_offset` must lie in \[-1, 1\]")],
+     ("threshold_offset=3", r"LocatorTask: `threshold_offset` must be a number in \[-1, 1\], got 3")],
 )  # fmt: skip
 def test_bad_sweep_settings_are_named(tmp_path, checkpoint, override, message):
     cfg = compose_train([f"ckpt_path={checkpoint}", "data.num_workers=0", override], tmp_path, "eval")

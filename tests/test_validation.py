@@ -42,11 +42,20 @@ def test_rows_points_and_boxes_accept_arrays_lists_tensors_and_empties():
         (lambda: v.positive_int("fn: `k`", 2.0), r"fn: `k` must be a positive integer"),
         (lambda: v.positive_float("fn: `x`", float("inf")), r"fn: `x` must be a positive finite number"),
         (lambda: v.positive_float("fn: `x`", -1), r"fn: `x` must be > 0, got -1"),
+        (lambda: v.as_threshold_offset("fn: `o`", 1.5), r"fn: `o` must be a number in \[-1, 1\], got 1\.5"),
+        (lambda: v.as_threshold_offset("fn: `o`", "nan"), r"fn: `o` must be a number in \[-1, 1\], got 'nan'"),
+        (lambda: v.as_threshold_offset("fn: `o`", True), r"fn: `o` must be a number"),
+        (lambda: v.as_threshold_offset("fn: `o`", "up"), r"fn: `o` must be a number"),
     ],
 )
 def test_refusals_name_the_argument_and_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_threshold_offsets_read_numbers_and_numeric_text():
+    assert v.as_threshold_offset("o", "0.05") == 0.05 and v.as_threshold_offset("o", -1) == -1.0
+    assert isinstance(v.as_threshold_offset("o", np.float32(0.5)), float)
 
 
 def test_radii_and_levels_broadcast_and_convert():

@@ -22,6 +22,7 @@ __all__ = [
     "as_radii",
     "as_rgb_image",
     "as_rows",
+    "as_threshold_offset",
     "positive_float",
     "positive_int",
     "to_numpy",
@@ -198,6 +199,21 @@ def positive_int(label: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{label} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def as_threshold_offset(label: str, value: Any) -> float:
+    """``value`` as a threshold offset: a number in [-1, 1] (confidence and threshold both lie in [0, 1]).
+
+    Numeric strings are read as numbers (query strings and form fields arrive as text); booleans, NaN and
+    anything else are refused.
+    """
+    try:
+        number = float("nan") if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not -1.0 <= number <= 1.0:
+        raise ValueError(f"{label} must be a number in [-1, 1], got {value!r}")
+    return number
 
 
 def positive_float(label: str, value: Any) -> float:

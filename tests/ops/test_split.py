@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from iim.ops import extract_instances, extract_instances_batch, split_touching
+from iim.ops import SPLIT_MIN_DISTANCE, extract_instances, extract_instances_batch, split_touching
 
 
 def _blobs(centres: list[tuple[float, float]], shape: tuple[int, int] = (48, 64), sigma: float = 3.0) -> np.ndarray:
@@ -44,11 +44,13 @@ def test_separate_heads_are_left_exactly_as_without_splitting():
 def test_a_merged_pair_beside_single_heads_keeps_raster_order_and_min_area():
     conf = _blobs([(8, 8), (30, 24), (37, 24), (56, 40)])
     binary = conf >= 0.3
-    inst = extract_instances(binary, split_heads=True, confidence=conf)
+    inst = extract_instances(binary, split_heads=True, confidence=conf, split_min_distance=5)
     assert inst.count == 4
+    # at the default distance (8 px, SPLIT_MIN_DISTANCE) peaks 7 px apart are one head
+    assert SPLIT_MIN_DISTANCE == 8 and extract_instances(binary, split_heads=True, confidence=conf).count == 3
     # raster order of each instance's first pixel: the pair's pieces start on the same row, the left one first
     np.testing.assert_allclose(inst.points, [[8, 8], [30, 24], [37, 24], [56, 40]], atol=1.0)
-    assert extract_instances(binary, split_heads=True, confidence=conf, min_area=10_000).count == 0
+    assert extract_instances(binary, split_heads=True, confidence=conf, min_area=10_000, split_min_distance=5).count == 0
 
 
 def test_peaks_closer_than_min_distance_stay_one_head():

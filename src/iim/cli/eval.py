@@ -36,6 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
 from iim.cli.console import quiet_library_notices
 from iim.data.records import DatasetError
+from iim.validation import as_threshold_offset
 
 __all__ = ["evaluate", "main", "sweep_postprocessing"]
 
@@ -51,6 +52,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from iim.metrics import GTLocRecord, evaluate_predictions, write_gt_loc, write_pred_loc
     from iim.models import load_network
+    from iim.ops import SPLIT_MIN_DISTANCE
     from iim.tasks import LocatorTask
 
     quiet_library_notices()
@@ -62,7 +64,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     inference = {**info.inference, **(OmegaConf.to_container(overrides, resolve=True) if overrides else {})}
     task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=info.min_area,
                        connectivity=info.connectivity, split_heads=bool(cfg.get("split_heads", False)),
-                       split_min_distance=int(cfg.get("split_min_distance", 3)),
+                       split_min_distance=int(cfg.get("split_min_distance", SPLIT_MIN_DISTANCE)),
                        threshold_offset=float(cfg.get("threshold_offset", 0.0)))  # fmt: skip
     sweep = _sweep_settings(cfg.get("sweep"))
     task.keep_test_maps = sweep is not None
@@ -133,8 +135,7 @@ def _sweep_settings(sweep: Any) -> tuple[list[float], list[int]] | None:
 
     offsets = values("threshold_offset", [0.0], float) or [0.0]
     distances = values("split_min_distance", [0], int) or [0]
-    if any(not -1.0 <= o <= 1.0 for o in offsets):
-        raise ValueError(f"sweep.threshold_offset: every offset must lie in [-1, 1], got {offsets}")
+    offsets = [as_threshold_offset(f"sweep.threshold_offset[{i}]", o) for i, o in enumerate(offsets)]
     if any(d < 0 for d in distances):
         raise ValueError(f"sweep.split_min_distance: expected distances >= 0 (0 = no splitting), got {distances}")
     return offsets, distances

@@ -26,7 +26,8 @@ import torch
 
 from iim.inference.images import ImageInput, as_rgb_array
 from iim.models.network import IIMNet
-from iim.ops import IMAGENET_MEAN, IMAGENET_STD, extract_instances, normalize_image, tiled_inference
+from iim.ops import IMAGENET_MEAN, IMAGENET_STD, SPLIT_MIN_DISTANCE, extract_instances, normalize_image, tiled_inference
+from iim.validation import as_threshold_offset
 
 __all__ = ["Prediction", "Predictor", "resolve_device"]
 
@@ -127,7 +128,7 @@ class Predictor:
         batch_size: int = 1,
         threshold_offset: float = 0.0,
         split_heads: bool = False,
-        split_min_distance: int = 3,
+        split_min_distance: int = SPLIT_MIN_DISTANCE,
     ) -> None:
         if precision not in _PRECISIONS:
             raise ValueError(f"Predictor: `precision` must be one of {_PRECISIONS}, got {precision!r}")
@@ -171,7 +172,7 @@ class Predictor:
         std: Sequence[float] | None = None,
         threshold_offset: float = 0.0,
         split_heads: bool = False,
-        split_min_distance: int = 3,
+        split_min_distance: int = SPLIT_MIN_DISTANCE,
     ) -> Predictor:
         """A Predictor for an ``iim-train`` checkpoint, or for weights of the original IIM code.
 
@@ -352,11 +353,5 @@ class Predictor:
 
 
 def _check_offset(offset: Any) -> float:
-    """A threshold offset: a finite number in [-1, 1] (confidence and threshold both lie in [0, 1])."""
-    try:
-        value = float(offset)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (-1.0 <= value <= 1.0):
-        raise ValueError(f"threshold_offset: expected a number in [-1, 1], got {offset!r}")
-    return value
+    """A threshold offset: a number in [-1, 1] (:func:`iim.validation.threshold_offset`)."""
+    return as_threshold_offset("threshold_offset", offset)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from iim.ops.split import split_touching
+from iim.ops.split import SPLIT_MIN_DISTANCE, split_touching
 
 __all__ = ["Instances", "extract_instances", "extract_instances_batch"]
 
@@ -94,7 +94,7 @@ def extract_instances(
     *,
     split_heads: bool = False,
     confidence: ArrayLike | None = None,
-    split_min_distance: int = 3,
+    split_min_distance: int = SPLIT_MIN_DISTANCE,
 ) -> Instances:
     """Label the connected components of a binary map and return one instance per component.
 
@@ -150,7 +150,7 @@ def extract_instances_batch(
     *,
     split_heads: bool = False,
     confidence: ArrayLike | Sequence[ArrayLike] | None = None,
-    split_min_distance: int = 3,
+    split_min_distance: int = SPLIT_MIN_DISTANCE,
 ) -> list[Instances]:
     """:func:`extract_instances` for every map of a batch (moved to the CPU once).
 

@@ -27,9 +27,17 @@ from iim.losses import IIMLoss
 from iim.metrics import LocalizationMetrics
 from iim.models import IIMNet
 from iim.modules.configurable import Configurable, NotConfigurableError
-from iim.ops import IMAGENET_MEAN, IMAGENET_STD, extract_instances_batch, normalize_image, tiled_inference
+from iim.ops import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SPLIT_MIN_DISTANCE,
+    extract_instances_batch,
+    normalize_image,
+    tiled_inference,
+)
 from iim.targets import sigmas_and_levels
 from iim.tasks.optim import OptimizerGroup, SchedulerGroup
+from iim.validation import as_threshold_offset
 
 __all__ = ["LocatorTask", "NonFiniteLossError", "ThresholdCollapseError"]
 
@@ -107,7 +115,7 @@ class LocatorTask(pl.LightningModule):
         min_area: int = 3,
         connectivity: int = 4,
         split_heads: bool = False,
-        split_min_distance: int = 3,
+        split_min_distance: int = SPLIT_MIN_DISTANCE,
         threshold_offset: float = 0.0,
         metric_protocol: str = "nwpu",
         metric_radii: Sequence[float] | None = None,
@@ -151,9 +159,7 @@ class LocatorTask(pl.LightningModule):
         self.inference = dict(inference or {})
         self.min_area, self.connectivity = min_area, connectivity
         self.split_heads, self.split_min_distance = bool(split_heads), int(split_min_distance)
-        if not -1.0 <= float(threshold_offset) <= 1.0:
-            raise ValueError(f"LocatorTask: `threshold_offset` must lie in [-1, 1], got {threshold_offset!r}")
-        self.threshold_offset = float(threshold_offset)
+        self.threshold_offset = as_threshold_offset("LocatorTask: `threshold_offset`", threshold_offset)
         # set by iim-eval's sweep: test_predictions then also hold each image's confidence and threshold maps
         self.keep_test_maps = False
         self.val_metrics = LocalizationMetrics(protocol=metric_protocol, radii=metric_radii)
