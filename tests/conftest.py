@@ -9,14 +9,22 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
 
 import pytest
-import torch
 
-if os.environ.get("PYTEST_XDIST_WORKER"):  # one process per core under `pytest -n`: no oversubscription
-    torch.set_num_threads(1)
+# torch is imported in the test processes only: under `pytest -n` the controlling process never needs it, and
+# importing it there would delay starting the workers by its import time
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one process per core under `pytest -n`: no oversubscription
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
+    import torch
+
     torch.manual_seed(0)
 
 

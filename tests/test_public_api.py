@@ -22,6 +22,7 @@ LAYERS = {
     "iim.ops": ("iim.models", "iim.data", "iim.targets", "iim.metrics"),
     "iim.targets": ("torch", "iim.models", "iim.data", "iim.ops"),
     "iim.metrics": ("iim.models", "iim.data", "iim.targets"),
+    "iim.viz": ("torch", "iim.data", "iim.models", "iim.tasks", "iim.cli"),
     "iim.inference": ("iim.data", "iim.tasks", "iim.cli"),
 }
 

@@ -11,7 +11,7 @@ import importlib
 import json
 import sys
 
-TORCH_FREE = ["iim.io", "iim.validation", "iim.targets"]
+TORCH_FREE = ["iim.io", "iim.validation", "iim.targets", "iim.viz"]
 WITH_TORCH = ["iim.modules", "iim.ops", "iim.metrics", "iim.inference"]
 
 

@@ -50,7 +50,9 @@ def test_a_merged_pair_beside_single_heads_keeps_raster_order_and_min_area():
     assert SPLIT_MIN_DISTANCE == 8 and extract_instances(binary, split_heads=True, confidence=conf).count == 3
     # raster order of each instance's first pixel: the pair's pieces start on the same row, the left one first
     np.testing.assert_allclose(inst.points, [[8, 8], [30, 24], [37, 24], [56, 40]], atol=1.0)
-    assert extract_instances(binary, split_heads=True, confidence=conf, min_area=10_000, split_min_distance=5).count == 0
+    assert (
+        extract_instances(binary, split_heads=True, confidence=conf, min_area=10_000, split_min_distance=5).count == 0
+    )
 
 
 def test_peaks_closer_than_min_distance_stay_one_head():

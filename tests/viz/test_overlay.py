@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
@@ -381,14 +378,3 @@ def test_maps_panel_errors_name_the_argument(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         maps_panel(**args)
-
-
-def test_import_is_light():
-    code = (
-        "import sys, iim.viz\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('torch', 'lightning', 'pytorch_lightning', 'hydra', 'omegaconf', 'wandb'))\n"
-        "print(','.join(heavy))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ""
