@@ -11,7 +11,8 @@
 #   ablation   fixed_0.5 fixed_0.8 ibm ibm_noL1 pbm pbm_noL1
 #   budget     pbm_16ep pbm_32ep                       (PBM trained 16 / 32 epochs)
 #   levers     x2           Part B read at twice its size (as the original prepares ShanghaiTech); evaluated at x2
-#              s2           Lite0 with the confidence head on its stride-2 features (predictor efficientnet_lite0_s2)
+#              s2           Lite0 with the confidence head on its stride-2 features (predictor efficientnet_lite0_s2),
+#                           5 epochs: its steps cost ~1.7x, so about the minutes of pbm's 8
 #              fg5          foreground-weighted MSE (heads' pixels weigh 5)
 #              focal2       focal MSE (gamma 2)
 #              cosine       linear warm-up (5 % of steps) then a cosine schedule, instead of poly
@@ -50,7 +51,7 @@ for row in "${ROWS[@]}"; do
     pbm_16ep) train_args=(trainer.max_epochs=16) ;;
     pbm_32ep) train_args=(trainer.max_epochs=32) ;;
     x2) train_args=(+data.source.scale=2); eval_args=(+data.source.scale=2) ;;
-    s2) train_args=(model/net/predictor=efficientnet_lite0_s2) ;;
+    s2) train_args=(model/net/predictor=efficientnet_lite0_s2 trainer.max_epochs=5) ;;  # a step costs ~1.7x: 5 epochs ~ 8 of pbm
     fg5) train_args=(+model.loss.foreground_weight=5) ;;
     focal2) train_args=(+model.loss.focal_gamma=2) ;;
     cosine) train_args=("~model.schedulers.confidence" "~model.schedulers.threshold"

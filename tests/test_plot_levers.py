@@ -29,14 +29,18 @@ def test_rows_seeds_pooled_and_the_figure_written(tmp_path: Path, capsys: pytest
     for name, f1, mae, seconds in [("pbm", 0.54, 43.0, 2100), ("pbm_16ep", 0.58, 35.0, 4200), ("x2", 0.66, 24.0, 2400),
                                    ("best@1", 0.70, 20.0, 3000), ("best@2", 0.74, 22.0, 3600)]:  # fmt: skip
         _row(runs, name, f1, mae, seconds)
+    (runs / "x2" / "eval" / "sweep.csv").write_text(
+        "threshold_offset,split_min_distance,f1,precision,recall,mae\n0.0,0,0.66,0.76,0.56,24.0\n"
+        "0.1,16,0.69,0.7,0.68,21.5\n0.1,0,0.67,0.8,0.5,30.0\n"
+    )
     (runs / "lite2" / "train").mkdir(parents=True)  # started, not evaluated: left out
     module = runpy.run_path(str(SCRIPT))
     png = tmp_path / "figure.png"
     assert module["main"]([str(runs), "--out", str(png)]) == 0
     table = capsys.readouterr().out
-    assert "| best (2 seeds) | 0.720 ± 0.020 / 0.820 ± 0.020 / 0.620 ± 0.020 | 21.0 ± 1.0 | 55 ± 5 |" in table
-    assert "| x2 | 0.660 / 0.760 / 0.560 | 24.0 | 40 |" in table
-    assert "| pbm_16ep | 0.580 / 0.680 / 0.480 | 35.0 | 70 |" in table
+    assert "| best (2 seeds) | 0.720 ± 0.020 / 0.820 ± 0.020 / 0.620 ± 0.020 | 21.0 ± 1.0 | 55 ± 5 | - |" in table
+    assert "| x2 | 0.660 / 0.760 / 0.560 | 24.0 | 40 | 0.690 (offset +0.10, split 16; MAE 21.5) |" in table
+    assert "| pbm_16ep | 0.580 / 0.680 / 0.480 | 35.0 | 70 | - |" in table
     assert "lite2" not in table
     image = np.asarray(Image.open(png).convert("RGB"))
     assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 10  # drawn, not blank
