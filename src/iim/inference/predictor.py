@@ -353,5 +353,5 @@ class Predictor:
 
 
 def _check_offset(offset: Any) -> float:
-    """A threshold offset: a number in [-1, 1] (:func:`iim.validation.threshold_offset`)."""
+    """A threshold offset: a number in [-1, 1] (:func:`iim.validation.as_threshold_offset`)."""
     return as_threshold_offset("threshold_offset", offset)
