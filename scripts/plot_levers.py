@@ -55,17 +55,22 @@ class Row:
         if self.tuned:
             best = max(self.tuned, key=lambda c: c["f1"])
             distance = int(best["split_min_distance"])
+            area = f", min area {int(best['min_area'])}" if best.get("min_area", 3) != 3 else ""
             tuned = (f"{self._mean_spread([c['f1'] for c in self.tuned], 3)} (offset {best['threshold_offset']:+.2f}, "
-                     f"{f'split {distance}' if distance else 'no split'}; MAE {best['mae']:.1f})")  # fmt: skip
+                     f"{f'split {distance}' if distance else 'no split'}{area}; MAE {best['mae']:.1f})")  # fmt: skip
         return [self.name + seeds, triple, self._mean_spread(self.mae, 1), self._mean_spread(self.minutes, 0), tuned]
 
 
+SWEEP_COLUMNS = {"threshold_offset", "split_min_distance", "min_area", "f1", "mae"}  # min_area: since its sweep axis
+
+
 def best_sweep_cell(path: Path) -> dict[str, float] | None:
-    """The highest-F1 row of an ``iim-eval`` ``sweep.csv`` (offset, split distance, f1, mae), None without one."""
+    """The highest-F1 row of an ``iim-eval`` ``sweep.csv`` (offset, split distance, min area, f1, mae), None without
+    one."""
     if not path.is_file():
         return None
     with path.open(newline="") as fh:
-        cells = [{k: float(v) for k, v in row.items() if k in {"threshold_offset", "split_min_distance", "f1", "mae"}}
+        cells = [{k: float(v) for k, v in row.items() if k in SWEEP_COLUMNS}
                  for row in csv.DictReader(fh)]  # fmt: skip
     return max(cells, key=lambda c: c["f1"]) if cells else None
 

@@ -68,29 +68,38 @@ def test_eval_writes_the_result_files(tmp_path, checkpoint):
 def test_the_sweep_scores_each_setting_as_its_own_evaluation_would(tmp_path, checkpoint):
     data = ["data.source.train=8", "data.source.val=2", "data.source.test=3", "data.source.height=96",
             "data.source.width=128", "data.num_workers=0", "trainer.enable_progress_bar=false"]  # fmt: skip
-    sweep = ["sweep.threshold_offset=[0,0.15]", "sweep.split_min_distance=[0,2]"]
+    sweep = ["sweep.threshold_offset=[0,0.15]", "sweep.split_min_distance=[0,2]", "sweep.min_area=[3,12]"]
     result = evaluate(compose_train([f"ckpt_path={checkpoint}", *data, *sweep], tmp_path / "sweep", "eval"))
-    table = {(r["threshold_offset"], r["split_min_distance"]): r for r in result["sweep"]}
-    assert set(table) == {(0.0, 0), (0.0, 2), (0.15, 0), (0.15, 2)}
-    assert len(list(csv.DictReader((tmp_path / "sweep" / "sweep.csv").open()))) == 4
+    table = {(r["threshold_offset"], r["split_min_distance"], r["min_area"]): r for r in result["sweep"]}
+    assert set(table) == {(o, d, a) for o in (0.0, 0.15) for d in (0, 2) for a in (3, 12)}
+    assert len(list(csv.DictReader((tmp_path / "sweep" / "sweep.csv").open()))) == 8
     assert "confidence" not in json.loads((tmp_path / "sweep" / "metrics.json").read_text())
-    # (0, no split) is the evaluation itself; every other pair equals the evaluation run with that setting
-    assert table[0.0, 0]["f1"] == pytest.approx(result["metrics"]["f1"], abs=1e-12)
-    assert table[0.0, 0]["mae"] == pytest.approx(result["metrics"]["mae"], abs=1e-12)
-    for (offset, distance), row in table.items():
-        single = [f"threshold_offset={offset}", f"split_heads={distance > 0}", f"split_min_distance={max(distance, 1)}"]
-        other = evaluate(compose_train([f"ckpt_path={checkpoint}", *data, *single], tmp_path / f"{offset}_{distance}",
-                                       "eval"))  # fmt: skip
+    # (0, no split, the checkpoint's 3) is the evaluation itself; the other cells equal the evaluation run with that
+    # setting (every pair at min_area 3, and one cell with min_area=12, which replaces the checkpoint's)
+    assert table[0.0, 0, 3]["f1"] == pytest.approx(result["metrics"]["f1"], abs=1e-12)
+    assert table[0.0, 0, 3]["mae"] == pytest.approx(result["metrics"]["mae"], abs=1e-12)
+    for (offset, distance, area), row in table.items():
+        if area != 3 and (offset, distance) != (0.15, 2):
+            continue
+        single = [f"threshold_offset={offset}", f"split_heads={distance > 0}", f"split_min_distance={max(distance, 1)}",
+                  f"min_area={area}"]  # fmt: skip
+        other = evaluate(compose_train([f"ckpt_path={checkpoint}", *data, *single],
+                                       tmp_path / f"{offset}_{distance}_{area}", "eval"))  # fmt: skip
         for key in ("f1", "precision", "recall", "mae"):
-            assert row[key] == pytest.approx(other["metrics"][key], abs=1e-12), (offset, distance, key)
+            assert row[key] == pytest.approx(other["metrics"][key], abs=1e-12), (offset, distance, area, key)
     assert len({(r["f1"], r["mae"]) for r in table.values()}) > 1  # the settings change the answer
+    # without splitting, min_area 12 keeps a subset of min_area 3's heads: recall can only fall
+    assert all(table[o, 0, 12]["recall"] <= table[o, 0, 3]["recall"] for o in (0.0, 0.15))
 
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("sweep.threshold_offset=[2]", r"sweep\.threshold_offset\[0\] must be a number in \[-1, 1\], got 2\.0"),
-     ("sweep.split_min_distance=[-1]", r"sweep\.split_min_distance: expected distances >= 0"),
-     ("sweep.threshold_offset=[a]", r"sweep\.threshold_offset: expected a list of numbers"),
+    [("sweep.threshold_offset=[2]", r"sweep\.threshold_offset\[0\] must be a number in \[-1, 1\], got 2$"),
+     ("sweep.split_min_distance=[-1]", r"split_min_distance\[0\] \(0 = no splitting\): expected an integer >= 0"),
+     ("sweep.threshold_offset=[a]", r"sweep\.threshold_offset\[0\] must be a number in \[-1, 1\], got 'a'"),
+     ("sweep.min_area=[3,1.5]", r"sweep\.min_area\[1\]: expected an integer >= 0, got 1\.5"),
+     ("+sweep.area=[3]", r"sweep: unknown keys \['area'\]"),
+     ("min_area=-2", r"min_area: expected an integer >= 0, got -2"),
      ("threshold_offset=3", r"LocatorTask: `threshold_offset` must be a number in \[-1, 1\], got 3")],
 )  # fmt: skip
 def test_bad_sweep_settings_are_named(tmp_path, checkpoint, override, message):

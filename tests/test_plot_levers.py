@@ -33,6 +33,10 @@ def test_rows_seeds_pooled_and_the_figure_written(tmp_path: Path, capsys: pytest
         "threshold_offset,split_min_distance,f1,precision,recall,mae\n0.0,0,0.66,0.76,0.56,24.0\n"
         "0.1,16,0.69,0.7,0.68,21.5\n0.1,0,0.67,0.8,0.5,30.0\n"
     )
+    (runs / "pbm_16ep" / "eval" / "sweep.csv").write_text(  # with the min_area column
+        "threshold_offset,split_min_distance,min_area,f1,precision,recall,mae\n0.0,0,3,0.58,0.68,0.48,35.0\n"
+        "0.05,8,9,0.61,0.7,0.55,30.0\n0.05,8,3,0.6,0.6,0.6,31.0\n"
+    )
     (runs / "lite2" / "train").mkdir(parents=True)  # started, not evaluated: left out
     module = runpy.run_path(str(SCRIPT))
     png = tmp_path / "figure.png"
@@ -40,7 +44,8 @@ def test_rows_seeds_pooled_and_the_figure_written(tmp_path: Path, capsys: pytest
     table = capsys.readouterr().out
     assert "| best (2 seeds) | 0.720 ± 0.020 / 0.820 ± 0.020 / 0.620 ± 0.020 | 21.0 ± 1.0 | 55 ± 5 | - |" in table
     assert "| x2 | 0.660 / 0.760 / 0.560 | 24.0 | 40 | 0.690 (offset +0.10, split 16; MAE 21.5) |" in table
-    assert "| pbm_16ep | 0.580 / 0.680 / 0.480 | 35.0 | 70 | - |" in table
+    tuned = "0.610 (offset +0.05, split 8, min area 9; MAE 30.0)"
+    assert f"| pbm_16ep | 0.580 / 0.680 / 0.480 | 35.0 | 70 | {tuned} |" in table
     assert "lite2" not in table
     image = np.asarray(Image.open(png).convert("RGB"))
     assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 10  # drawn, not blank

@@ -14,10 +14,11 @@ P2PNet and others is reported for ``fixed_radii`` (4 and 8 px by default).
 ``sweep`` scores other post-processing settings on the same maps, without running the network again:
 
     iim-eval ckpt_path=best.ckpt data=shhb data.root=/data/part_B split=val \
-        'sweep.threshold_offset=[-0.05,0,0.05,0.1]' 'sweep.split_min_distance=[0,5,8,12]'
+        'sweep.threshold_offset=[-0.05,0,0.05,0.1]' 'sweep.split_min_distance=[0,5,8,12]' 'sweep.min_area=[3,8]'
 
-prints F1 / P / R (sigma_l) and MAE for every pair (``split_min_distance`` 0: no splitting) and writes
-``sweep.csv``. Settings picked this way are tuned on the images they are scored on: pick them on ``val`` and report
+prints F1 / P / R (sigma_l) and MAE for every combination (``split_min_distance`` 0: no splitting) and writes
+``sweep.csv``. ``min_area=`` (the smallest component counted as a head) replaces the checkpoint's for the
+evaluation itself. Settings picked this way are tuned on the images they are scored on: pick them on ``val`` and report
 ``test``.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +64,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     net, info = load_network(cfg.ckpt_path)
     overrides = cfg.get("inference")
     inference = {**info.inference, **(OmegaConf.to_container(overrides, resolve=True) if overrides else {})}
-    task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=info.min_area,
+    min_area = info.min_area if cfg.get("min_area") is None else _non_negative_int("min_area", cfg.min_area)
+    task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=min_area,
                        connectivity=info.connectivity, split_heads=bool(cfg.get("split_heads", False)),
                        split_min_distance=int(cfg.get("split_min_distance", SPLIT_MIN_DISTANCE)),
                        threshold_offset=float(cfg.get("threshold_offset", 0.0)))  # fmt: skip
-    sweep = _sweep_settings(cfg.get("sweep"))
+    sweep = _sweep_settings(cfg.get("sweep"), min_area)
     task.keep_test_maps = sweep is not None
     datamodule = instantiate(cfg.data, splits={"test": cfg.split})
     datamodule.source  # noqa: B018 - fail early on a missing dataset
@@ -106,8 +109,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             writer.writerows(evaluation.per_image)
         result["per_image"] = str(out / "per_image.csv")
         if sweep is not None:
-            result["sweep"] = sweep_postprocessing(annotated, gt, *sweep, min_area=info.min_area,
-                                                   connectivity=info.connectivity)  # fmt: skip
+            result["sweep"] = sweep_postprocessing(annotated, gt, *sweep, connectivity=info.connectivity)
             with (out / "sweep.csv").open("w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(result["sweep"][0]))
                 writer.writeheader()
@@ -117,40 +119,47 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-def _sweep_settings(sweep: Any) -> tuple[list[float], list[int]] | None:
-    """``cfg.sweep`` -> (threshold offsets, split distances), checked; None when there is no sweep."""
-    if not sweep or not any(sweep.get(k) for k in ("threshold_offset", "split_min_distance")):
-        return None
-    unknown = set(sweep) - {"threshold_offset", "split_min_distance"}
+SWEEP_KEYS = ("threshold_offset", "split_min_distance", "min_area")
+
+
+def _non_negative_int(label: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{label}: expected an integer >= 0, got {value!r}")
+    return value
+
+
+def _sweep_settings(sweep: Any, min_area: int) -> tuple[list[float], list[int], list[int]] | None:
+    """``cfg.sweep`` -> (threshold offsets, split distances, smallest areas), checked; None when there is no sweep.
+
+    A key left empty sweeps nothing: offset 0, no splitting, ``min_area`` (the evaluation's own).
+    """
+    unknown = set(sweep or {}) - set(SWEEP_KEYS)
     if unknown:
-        raise ValueError(f"sweep: unknown keys {sorted(unknown)}; expected threshold_offset and split_min_distance")
+        raise ValueError(f"sweep: unknown keys {sorted(unknown)}; expected {', '.join(SWEEP_KEYS)}")
+    if not sweep or not any(sweep.get(k) for k in SWEEP_KEYS):
+        return None
 
-    def values(key: str, default: list[Any], kind: type) -> list[Any]:
-        raw = sweep.get(key, default)
-        raw = list(raw) if isinstance(raw, (list, tuple)) or OmegaConf.is_list(raw) else [raw]
-        try:
-            return [kind(v) for v in raw]
-        except (TypeError, ValueError):
-            raise ValueError(f"sweep.{key}: expected a list of numbers, got {raw!r}") from None
+    def values(key: str) -> list[Any]:
+        raw = sweep.get(key) or []
+        return list(raw) if isinstance(raw, (list, tuple)) or OmegaConf.is_list(raw) else [raw]
 
-    offsets = values("threshold_offset", [0.0], float) or [0.0]
-    distances = values("split_min_distance", [0], int) or [0]
-    offsets = [as_threshold_offset(f"sweep.threshold_offset[{i}]", o) for i, o in enumerate(offsets)]
-    if any(d < 0 for d in distances):
-        raise ValueError(f"sweep.split_min_distance: expected distances >= 0 (0 = no splitting), got {distances}")
-    return offsets, distances
+    offsets = [as_threshold_offset(f"sweep.threshold_offset[{i}]", o) for i, o in enumerate(values("threshold_offset"))]
+    distances = [_non_negative_int(f"sweep.split_min_distance[{i}] (0 = no splitting)", d)
+                 for i, d in enumerate(values("split_min_distance"))]  # fmt: skip
+    areas = [_non_negative_int(f"sweep.min_area[{i}]", a) for i, a in enumerate(values("min_area"))]
+    return offsets or [0.0], distances or [0], areas or [min_area]
 
 
 def sweep_postprocessing(
     rows: list[dict[str, Any]],
     gt: dict[Any, Any],
-    offsets: list[float],
-    distances: list[int],
+    offsets: Sequence[float],
+    distances: Sequence[int],
+    areas: Sequence[int] = (3,),
     *,
-    min_area: int = 3,
     connectivity: int = 4,
 ) -> list[dict[str, float]]:
-    """Score every (threshold offset, split distance) pair on maps already predicted.
+    """Score every (threshold offset, split distance, smallest area) combination on maps already predicted.
 
     Args:
         rows: ``LocatorTask.test_predictions`` kept with their maps (``keep_test_maps``): ``image_id``,
@@ -158,17 +167,18 @@ def sweep_postprocessing(
         gt: ``{image id: GTLocRecord}`` of those images.
         offsets: Added to the threshold before binarizing.
         distances: ``split_min_distance`` of :func:`~iim.ops.extract_instances`; 0 means no splitting.
-        min_area: Smallest component kept.
+        areas: ``min_area`` values: the smallest component kept, in pixels.
         connectivity: 4 or 8.
 
     Returns:
-        One row per pair: ``threshold_offset``, ``split_min_distance``, F1 / precision / recall (sigma_l) and MAE.
+        One row per combination: ``threshold_offset``, ``split_min_distance``, ``min_area``, F1 / precision /
+        recall (sigma_l) and MAE.
     """
     from iim.metrics import evaluate_predictions
     from iim.ops import extract_instances
 
     table = []
-    for offset, distance in itertools.product(offsets, distances):
+    for offset, distance, min_area in itertools.product(offsets, distances, areas):
         preds = {}
         for r in rows:
             conf, thr = r["confidence"], r["threshold"]
@@ -177,7 +187,7 @@ def sweep_postprocessing(
                                      split_min_distance=max(distance, 1))  # fmt: skip
             preds[_nwpu_id(r["image_id"])] = inst.points
         m = evaluate_predictions({k: v for k, v in preds.items() if k in gt}, gt).metrics
-        table.append({"threshold_offset": offset, "split_min_distance": distance,
+        table.append({"threshold_offset": offset, "split_min_distance": distance, "min_area": min_area,
                       **{k: float(m[k]) for k in ("f1", "precision", "recall", "mae")}})  # fmt: skip
     return table
 
@@ -206,10 +216,10 @@ def summarize(result: dict[str, Any]) -> None:
         rows.append(("ground truth (NWPU format)", result["ground_truth"]))
     print_table("iim-eval", rows)
     if result.get("sweep"):
-        rows = [("offset, split distance", "F1 / P / R (sigma_l), MAE")]
+        rows = [("offset, split distance, min area", "F1 / P / R (sigma_l), MAE")]
         rows += [
             (
-                f"{r['threshold_offset']:+.3f}, {r['split_min_distance']}",
+                f"{r['threshold_offset']:+.3f}, {r['split_min_distance']}, {r['min_area']}",
                 f"{r['f1']:.4f} / {r['precision']:.4f} / {r['recall']:.4f}, {r['mae']:.2f}",
             )
             for r in result["sweep"]
