@@ -150,7 +150,7 @@ class Predictor:
         self.min_area = int(min_area)
         self.connectivity = int(connectivity)
         self.batch_size = int(batch_size)
-        self.threshold_offset = _check_offset(threshold_offset)
+        self.threshold_offset = as_threshold_offset("threshold_offset", threshold_offset)
         if int(split_min_distance) < 1:
             raise ValueError(f"Predictor: `split_min_distance` must be >= 1, got {split_min_distance}")
         self.split_heads = bool(split_heads)
@@ -278,7 +278,9 @@ class Predictor:
         Shape:
             - confidence, threshold: :math:`(1, H, W)` float32 (one image of :meth:`predict_maps`' output)
         """
-        offset = self.threshold_offset if threshold_offset is None else _check_offset(threshold_offset)
+        offset = self.threshold_offset
+        if threshold_offset is not None:
+            offset = as_threshold_offset("threshold_offset", threshold_offset)
         binary = confidence >= (threshold + offset if offset else threshold)
         inst = extract_instances(
             binary[0],
@@ -350,8 +352,3 @@ class Predictor:
             f"min_area={self.min_area}, connectivity={self.connectivity}, threshold_offset={self.threshold_offset}, "
             f"split_heads={self.split_heads})"
         )
-
-
-def _check_offset(offset: Any) -> float:
-    """A threshold offset: a number in [-1, 1] (:func:`iim.validation.as_threshold_offset`)."""
-    return as_threshold_offset("threshold_offset", offset)
