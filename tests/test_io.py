@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from iim.io import ImageReadError, check_complete, image_size, load_image
+from helpers.serve import png_claiming
+from iim.io import ImageReadError, check_complete, image_size, load_image, read_header
 
 
 def _half_white() -> np.ndarray:
@@ -61,3 +64,14 @@ def test_missing_truncated_and_junk_files_name_the_file(tmp_path):
     with pytest.raises(ImageReadError, match=r"nope\.jpg: image file is missing"):
         load_image(tmp_path / "nope.jpg")
     assert issubclass(ImageReadError, ValueError)
+
+
+def test_header_of_a_large_image_is_read_without_warning_and_a_bomb_is_refused():
+    big = png_claiming(12_000, 10_000)  # 120 MP: over PIL's warning limit (89 MP), under its error limit (179 MP)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        header = read_header(big, "upload.png")
+    assert (header.height, header.width, header.format) == (10_000, 12_000, "PNG")
+    with pytest.raises(ImageReadError, match=r"upload\.png: too large: 3,000,000,000 pixels") as err:
+        read_header(png_claiming(60_000, 50_000), "upload.png")
+    assert err.value.reason == "too_large"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,9 +85,13 @@ def read_header(data: bytes, name: str = "image") -> ImageHeader:
             when the header claims more pixels than PIL opens at all.
     """
     try:
-        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
-            h, w = _displayed_size(im)
-            return ImageHeader(h, w, str(im.format))
+        # only the header is read, and the caller checks the size against its own limit: PIL's warning for headers
+        # between MAX_IMAGE_PIXELS and twice that (meant for decoding) would only be noise here
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+                h, w = _displayed_size(im)
+                return ImageHeader(h, w, str(im.format))
     except Image.DecompressionBombError as err:  # PIL refuses headers of more than 2 x MAX_IMAGE_PIXELS itself
         pixels = re.search(r"\((\d+) pixels\)", str(err))
         size = f"{int(pixels[1]):,} pixels" if pixels else "over PIL's limit"
