@@ -16,6 +16,7 @@
 #              fg5          foreground-weighted MSE (heads' pixels weigh 5)
 #              focal2       focal MSE (gamma 2)
 #              cosine       linear warm-up (5 % of steps) then a cosine schedule, instead of poly
+#              lr2x         both learning rates doubled (confidence 4e-4, threshold 6e-5), for a short run
 #              lite2        EfficientNet-Lite2 backbone
 #              pbm_split    (no training: pbm's checkpoint) split merged components at evaluation
 #              pbm_hflip    (no training: pbm's checkpoint) test-time horizontal flip at evaluation
@@ -57,6 +58,7 @@ for row in "${ROWS[@]}"; do
     cosine) train_args=("~model.schedulers.confidence" "~model.schedulers.threshold"
                         "+model.schedulers.confidence={_target_:iim.tasks.WarmupCosineLR,_partial_:true,warmup_steps:0.05}"
                         "+model.schedulers.threshold={_target_:iim.tasks.WarmupCosineLR,_partial_:true,warmup_steps:0.05}") ;;
+    lr2x) train_args=(model.optimizers.confidence.lr=4e-4 model.optimizers.threshold.lr=6e-5) ;;
     lite2) train_args=(model/net/predictor=efficientnet_lite2) ;;
     pbm_split) train_row=pbm; eval_args=(split_heads=true) ;;
     pbm_hflip) train_row=pbm; eval_args=(+inference.hflip=true) ;;
