@@ -35,7 +35,7 @@ class RandomScaleCrop(A.DualTransform):
     """Random scale, then a random crop of ``size``, padded where the scaled image is smaller -- window first.
 
     In distribution this is ``A.RandomScale`` (a factor uniform in ``scale_range``; the scaled size is
-    ``int(H * s)`` x ``int(W * s)``), then ``A.PadIfNeeded(position="random")`` and ``A.RandomCrop`` (a window
+    ``int(H * s)`` x ``int(W * s)``), then ``A.RandomCrop(pad_if_needed=True, pad_position="random")`` (a window
     uniform over the positions inside the scaled image; a random offset in the padding). But the window is drawn
     before any pixel moves, and only the region of the input under it is resized, straight into the output: the
     scaled image is never materialised, the work is one resize of ``size`` pixels (instead of resizing the whole
@@ -111,7 +111,7 @@ class RandomScaleCrop(A.DualTransform):
 
     def _axis(self, extent: int, scaled: int, crop: int) -> tuple[int, int, int, int]:
         """Window start and length in the scaled image, offset in the output, and the input region's start and end,
-        on one axis (the draws of ``PadIfNeeded(position="random")`` and ``RandomCrop``)."""
+        on one axis (the draws of ``RandomCrop(pad_if_needed=True, pad_position="random")``)."""
         if scaled >= crop:
             start, length, offset = int((scaled - crop + 1) * self.py_random.random()), crop, 0
         else:

@@ -11,8 +11,10 @@ A training sample is made in three steps:
    (``target_mode="after_augmentation"``, iim's default). The original instead made the map once at full size and
    resized it with the image (nearest), which can merge neighbours after downscaling: ``target_mode="original"``
    builds the map first and carries it through step 1 as the ``mask``;
-3. **crop** -- a second ``A.Compose``: ``A.PadIfNeeded`` (position random, filled with the dataset's mean colour, so
-   that padding normalises to zero) and ``A.RandomCrop`` to ``crop_size``, applied to image, map and heads.
+3. **crop** -- a second ``A.Compose``: ``A.RandomCrop`` to ``crop_size`` with ``pad_if_needed`` (padding at a random
+   position, filled with the dataset's mean colour, so that padding normalises to zero), applied to image, map and
+   heads. One transform rather than ``A.PadIfNeeded`` + ``A.RandomCrop`` (the same distribution): the head
+   processors run once, 14 % faster per Part A sample (``benchmarks/bench_data.py``).
 
 Evaluation uses the same class with no transforms and no crop: the whole image and its map.
 
@@ -159,10 +161,9 @@ class CrowdTransform:
             if len(size) != 2 or min(size) <= 0:
                 raise ValueError(f"CrowdTransform: `crop_size` must be (height, width) > 0 or null, got {crop_size}")
             self.crop_size = (size[0], size[1])
-            pad = A.PadIfNeeded(
-                *self.crop_size, position="random", border_mode=cv2.BORDER_CONSTANT, fill=fill, fill_mask=0
-            )
-            self.crop = _compose([pad, A.RandomCrop(*self.crop_size)], None if seed is None else seed + 1)
+            crop = A.RandomCrop(*self.crop_size, pad_if_needed=True, pad_position="random",
+                                border_mode=cv2.BORDER_CONSTANT, fill=fill, fill_mask=0)  # fmt: skip
+            self.crop = _compose([crop], None if seed is None else seed + 1)
 
     def set_random_seed(self, seed: int) -> None:
         """Reseed the augmentation (called per DataLoader worker so that workers differ yet runs repeat)."""
