@@ -27,6 +27,8 @@
 # protocol (sigma_l from estimated head sizes) and the fixed 4 / 8 px protocol. A finished row (its metrics.json
 # exists) is skipped, an interrupted one resumes from its last.ckpt (written after every epoch); each attempt's
 # training time goes to train/attempt-*.seconds; scripts/ablation_table.py sums them and prints the table.
+# DATA=shha (optional; default shhb) trains and evaluates the same rows on another dataset config, e.g. Part A:
+#   DATA=shha KEEP=docs/results/shha scripts/shhb_ablation.sh ../shared/data/shanghaitech/part_A logs/shha pbm
 # KEEP=FOLDER (optional) copies each finished row's small record there (summary.json, attempt-*.seconds, the Hydra
 # overrides, the validation history and eval/metrics.json; no checkpoints): the README's figures come from
 # docs/results/shhb (committed), so runs made in different sessions add up.
@@ -38,6 +40,9 @@ shift $(( $# > 2 ? 2 : $# ))
 ROWS=("$@")
 [ ${#ROWS[@]} -gt 0 ] || ROWS=(fixed_0.5 fixed_0.8 ibm ibm_noL1 pbm pbm_noL1)
 BIN=${BIN:-.venv/bin}
+DATA=${DATA:-shhb}
+data_args=()
+[ "$DATA" = shhb ] || data_args=("data=$DATA")  # the recipe reads Part B; another dataset replaces its data group
 export HF_HUB_OFFLINE=1 NO_ALBUMENTATIONS_UPDATE=1 WANDB_MODE=disabled
 
 mkdir -p "$OUT"
@@ -87,12 +92,12 @@ for row in "${ROWS[@]}"; do
     ticker=$!
     "$BIN/iim-train" "+experiment=$experiment" "model/net/threshold_encoder=$te" "model.loss.l1_into_confidence=$l1" \
       "data.root=$ROOT" "hydra.run.dir=$tdir" callbacks.progress_bar=null trainer.enable_progress_bar=false \
-      "${train_args[@]}" "${seed[@]}" "${resume[@]}" >> "$dir.train.log" 2>&1 \
+      "${data_args[@]}" "${train_args[@]}" "${seed[@]}" "${resume[@]}" >> "$dir.train.log" 2>&1 \
       || { kill "$ticker"; echo "$row: training failed, see $dir.train.log" >&2; exit 1; }
     kill "$ticker"
   fi
   echo "== $row: evaluate ($(date -u +%H:%M:%S))"
-  "$BIN/iim-eval" "ckpt_path=$tdir/checkpoints/last.ckpt" data=shhb "data.root=$ROOT" split=val \
+  "$BIN/iim-eval" "ckpt_path=$tdir/checkpoints/last.ckpt" "data=$DATA" "data.root=$ROOT" split=val \
     "hydra.run.dir=$dir/eval" trainer.enable_progress_bar=false "${eval_args[@]}" > "$dir.eval.log" 2>&1 \
     || { echo "$row: evaluation failed, see $dir.eval.log" >&2; exit 1; }
   if [ -n "${KEEP:-}" ]; then
