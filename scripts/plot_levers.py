@@ -136,7 +136,7 @@ def plot(rows: list[Row], out: Path) -> None:
         ax.annotate(r.name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     if any(r.tuned for r in rows):
         ax.plot(
-            [], [], "o", markerfacecolor="none", markeredgecolor="tab:gray", label="best offset / split (tuned on val)"
+            [], [], "o", markerfacecolor="none", markeredgecolor="tab:gray", label="best post-processing (tuned on val)"
         )
     ax.set_xlabel("training minutes (2 CPU cores, training + validation)")
     ax.set_ylabel("val F1 (sigma_l, 40 images)")
