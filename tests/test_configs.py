@@ -71,7 +71,7 @@ def test_experiment_has_the_originals_settings(name):
 
 
 def test_cpu_recipe_for_shanghaitech_b(tmp_path):
-    assert RECIPES == ["shhb_lite0_cpu"]
+    assert RECIPES == ["shhb_lite0_cpu", "shhb_lite0_cpu_plus"]
     cfg = compose_train(["+experiment=shhb_lite0_cpu"], tmp_path)
     assert cfg.model.net.predictor.backbone.name == "efficientnet_lite0" and cfg.trainer.accelerator == "cpu"
     assert cfg.model.net.threshold_encoder._target_.endswith("PixelThresholdEncoder")
@@ -80,6 +80,17 @@ def test_cpu_recipe_for_shanghaitech_b(tmp_path):
     assert (cfg.model.optimizers.confidence.lr, cfg.model.optimizers.threshold.lr) == (2e-4, 3e-5)
     assert cfg.trainer.max_epochs == 8 and list(cfg.data.mean) == [0.5, 0.5, 0.5]
     assert cfg.data.source._target_.endswith("ShanghaiTechReader") and cfg.data.source.val_fraction == 0.1
+
+
+def test_cpu_plus_recipe_is_the_cpu_recipe_trained_longer_with_split_heads(tmp_path):
+    """shhb_lite0_cpu_plus changes the epochs and the post-processing of shhb_lite0_cpu, nothing else."""
+    base = OmegaConf.create(resolved_experiment("shhb_lite0_cpu"))
+    plus = OmegaConf.create(resolved_experiment("shhb_lite0_cpu_plus"))
+    changed = {"trainer": {"max_epochs": 16}, "model": {"split_heads": True, "split_min_distance": 6, "min_area": 12}}
+    expected = OmegaConf.merge(base, changed, {"tags": [*base.tags, "plus"]})
+    assert OmegaConf.to_container(plus) == OmegaConf.to_container(expected)
+    model = instantiate(compose_train(["+experiment=shhb_lite0_cpu_plus"], tmp_path).model)
+    assert model.split_heads and model.split_min_distance == 6 and model.min_area == 12
 
 
 def _run_experiment(tmp_path: Path, name: str) -> dict:
