@@ -38,6 +38,8 @@ def test_rows_points_and_boxes_accept_arrays_lists_tensors_and_empties():
         (lambda: v.as_rgb_image("fn: `im`", np.full((2, 2), 1.5)), r"fn: `im`: float images must hold values"),
         (lambda: v.as_rgb_image("fn: `im`", np.full((2, 2), 300)), r"fn: `im`: integer images must hold"),
         (lambda: v.positive_int("fn: `k`", 0), r"fn: `k` must be a positive integer, got 0"),
+        (lambda: v.non_negative_int("min_area", -1), r"min_area: expected an integer >= 0, got -1"),
+        (lambda: v.non_negative_int("min_area", True), r"min_area: expected an integer >= 0, got True"),
         (lambda: v.positive_int("fn: `k`", True), r"fn: `k` must be a positive integer"),
         (lambda: v.positive_int("fn: `k`", 2.0), r"fn: `k` must be a positive integer"),
         (lambda: v.positive_float("fn: `x`", float("inf")), r"fn: `x` must be a positive finite number"),

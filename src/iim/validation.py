@@ -23,6 +23,7 @@ __all__ = [
     "as_rgb_image",
     "as_rows",
     "as_threshold_offset",
+    "non_negative_int",
     "positive_float",
     "positive_int",
     "to_numpy",
@@ -192,6 +193,13 @@ def as_rgb_image(label: str, x: Any) -> np.ndarray:
     elif out.shape[2] == 4:
         out = out[:, :, :3]
     return np.array(out, dtype=np.uint8, order="C", copy=True)
+
+
+def non_negative_int(label: str, value: Any) -> int:
+    """``value`` as a Python int; it must be an integer (not a bool) and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{label}: expected an integer >= 0, got {value!r}")
+    return int(value)
 
 
 def positive_int(label: str, value: Any) -> int:

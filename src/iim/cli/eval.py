@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
 from iim.cli.console import quiet_library_notices
 from iim.data.records import DatasetError
-from iim.validation import as_threshold_offset
+from iim.validation import as_threshold_offset, non_negative_int
 
 __all__ = ["evaluate", "main", "sweep_postprocessing"]
 
@@ -64,7 +64,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     net, info = load_network(cfg.ckpt_path)
     overrides = cfg.get("inference")
     inference = {**info.inference, **(OmegaConf.to_container(overrides, resolve=True) if overrides else {})}
-    min_area = info.min_area if cfg.get("min_area") is None else _non_negative_int("min_area", cfg.min_area)
+    min_area = info.min_area if cfg.get("min_area") is None else non_negative_int("min_area", cfg.min_area)
     task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=min_area,
                        connectivity=info.connectivity, split_heads=bool(cfg.get("split_heads", False)),
                        split_min_distance=int(cfg.get("split_min_distance", SPLIT_MIN_DISTANCE)),
@@ -122,12 +122,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 SWEEP_KEYS = ("threshold_offset", "split_min_distance", "min_area")
 
 
-def _non_negative_int(label: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{label}: expected an integer >= 0, got {value!r}")
-    return value
-
-
 def _sweep_settings(sweep: Any, min_area: int) -> tuple[list[float], list[int], list[int]] | None:
     """``cfg.sweep`` -> (threshold offsets, split distances, smallest areas), checked; None when there is no sweep.
 
@@ -144,9 +138,9 @@ def _sweep_settings(sweep: Any, min_area: int) -> tuple[list[float], list[int], 
         return list(raw) if isinstance(raw, (list, tuple)) or OmegaConf.is_list(raw) else [raw]
 
     offsets = [as_threshold_offset(f"sweep.threshold_offset[{i}]", o) for i, o in enumerate(values("threshold_offset"))]
-    distances = [_non_negative_int(f"sweep.split_min_distance[{i}] (0 = no splitting)", d)
+    distances = [non_negative_int(f"sweep.split_min_distance[{i}] (0 = no splitting)", d)
                  for i, d in enumerate(values("split_min_distance"))]  # fmt: skip
-    areas = [_non_negative_int(f"sweep.min_area[{i}]", a) for i, a in enumerate(values("min_area"))]
+    areas = [non_negative_int(f"sweep.min_area[{i}]", a) for i, a in enumerate(values("min_area"))]
     return offsets or [0.0], distances or [0], areas or [min_area]
 
 
