@@ -117,3 +117,41 @@ def test_bad_checkpoints(tmp_path):
     torch.save({"model": {}}, tmp_path / "other.ckpt")
     with pytest.raises(ValueError, match="not an iim checkpoint"):
         load_network(tmp_path / "other.ckpt")
+
+
+def _with_split_metadata(checkpoint: str, path, split_min_distance: int) -> str:
+    """A copy of ``checkpoint`` whose run validated with split heads (as +experiment=shhb_lite0_cpu_plus's)."""
+    state = torch.load(checkpoint, weights_only=True)
+    state["iim"].update(split_heads=True, split_min_distance=split_min_distance)
+    torch.save(state, path)
+    return str(path)
+
+
+def test_eval_follows_the_checkpoints_split_heads_unless_told_otherwise(tmp_path, checkpoint):
+    data = ["data.source.test=3", "data.source.height=96", "data.source.width=128", "data.num_workers=0",
+            "trainer.enable_progress_bar=false"]  # fmt: skip
+    assert load_network(checkpoint)[1].split_heads is False  # the smoke run validated without splitting
+    recipe = _with_split_metadata(checkpoint, tmp_path / "recipe.ckpt", split_min_distance=2)
+    info = load_network(recipe)[1]
+    assert (info.split_heads, info.split_min_distance) == (True, 2)
+
+    def counts(ckpt: str, name: str, *extra: str) -> list[int]:
+        evaluate(compose_train([f"ckpt_path={ckpt}", *data, *extra], tmp_path / name, "eval"))
+        return [int(r["pred_count"]) for r in csv.DictReader((tmp_path / name / "per_image.csv").open())]
+
+    explicit = counts(checkpoint, "explicit", "split_heads=true", "split_min_distance=2")
+    plain = counts(checkpoint, "plain")
+    assert explicit != plain  # splitting changes the answer on these maps, so the comparisons below can fail
+    assert counts(recipe, "from_checkpoint") == explicit
+    assert counts(recipe, "overridden", "split_heads=false") == plain
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("split_heads=maybe", r"split_heads: expected true or false, got 'maybe'"),
+     ("split_min_distance=0", r"split_min_distance must be a positive integer, got 0")],
+)  # fmt: skip
+def test_bad_split_settings_are_named(tmp_path, checkpoint, override, message):
+    cfg = compose_train([f"ckpt_path={checkpoint}", "data.num_workers=0", override], tmp_path, "eval")
+    with pytest.raises(ValueError, match=message):
+        evaluate(cfg)

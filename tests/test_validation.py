@@ -48,11 +48,17 @@ def test_rows_points_and_boxes_accept_arrays_lists_tensors_and_empties():
         (lambda: v.as_threshold_offset("fn: `o`", "nan"), r"fn: `o` must be a number in \[-1, 1\], got 'nan'"),
         (lambda: v.as_threshold_offset("fn: `o`", True), r"fn: `o` must be a number"),
         (lambda: v.as_threshold_offset("fn: `o`", "up"), r"fn: `o` must be a number"),
+        (lambda: v.as_bool("split_heads", "true"), r"split_heads: expected true or false, got 'true'"),
+        (lambda: v.as_bool("split_heads", 1), r"split_heads: expected true or false, got 1"),
     ],
 )
 def test_refusals_name_the_argument_and_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_booleans_pass_as_python_bools():
+    assert v.as_bool("b", True) is True and v.as_bool("b", np.bool_(False)) is False
 
 
 def test_threshold_offsets_read_numbers_and_numeric_text():

@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "as_array",
+    "as_bool",
     "as_boxes",
     "as_levels",
     "as_map",
@@ -193,6 +194,13 @@ def as_rgb_image(label: str, x: Any) -> np.ndarray:
     elif out.shape[2] == 4:
         out = out[:, :, :3]
     return np.array(out, dtype=np.uint8, order="C", copy=True)
+
+
+def as_bool(label: str, value: Any) -> bool:
+    """``value`` as a Python bool; it must be a bool (``true`` / ``false`` on a Hydra command line), not a string."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{label}: expected true or false, got {value!r}")
+    return bool(value)
 
 
 def non_negative_int(label: str, value: Any) -> int:

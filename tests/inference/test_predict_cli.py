@@ -105,6 +105,8 @@ def test_predict_splits_heads_when_asked(inputs, trained_checkpoint, tmp_path):
     written = json.loads((tmp_path / "0000.json").read_text())
     expected = Predictor.from_checkpoint(trained_checkpoint, device="cpu", split_heads=True, split_min_distance=2)
     assert written["count"] == expected.predict(image).count
+    with pytest.raises(ValueError, match=r"split_heads: expected true or false, got 'yes'"):
+        predict(compose_train([*overrides[:-1], "split_heads=yes"], tmp_path / "bad", "predict"))
 
 
 def test_predict_takes_a_threshold_offset(inputs, trained_checkpoint, tmp_path):

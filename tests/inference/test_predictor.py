@@ -12,7 +12,7 @@ import iim
 from iim.data.synthetic import SyntheticSource
 from iim.inference import InputError, Prediction, Predictor, as_rgb_array
 from iim.models import load_network
-from iim.ops import extract_instances, normalize_image, tiled_inference
+from iim.ops import SPLIT_MIN_DISTANCE, extract_instances, normalize_image, tiled_inference
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +180,25 @@ def test_split_heads_cuts_components_at_their_confidence_peaks(trained_checkpoin
     assert "split_heads=True" in repr(split)
     with pytest.raises(ValueError, match="split_min_distance"):
         Predictor(split.net, split.mean, split.std, split_heads=True, split_min_distance=0)
+
+
+def test_the_checkpoints_split_settings_are_the_default(trained_checkpoint, tmp_path):
+    """A run that validated with split heads (a recipe's ``model.split_heads``) predicts with them unless told."""
+    from iim.tasks import LocatorTask
+
+    net, _ = load_network(trained_checkpoint)
+    task = LocatorTask(net, split_heads=True, split_min_distance=5)
+    stored: dict = {}
+    task.on_save_checkpoint(stored)
+    assert (stored["iim"]["split_heads"], stored["iim"]["split_min_distance"]) == (True, 5)
+    state = torch.load(trained_checkpoint, weights_only=True)
+    state["iim"].update(split_heads=True, split_min_distance=5)
+    torch.save(state, tmp_path / "recipe.ckpt")
+    recipe = Predictor.from_checkpoint(tmp_path / "recipe.ckpt", device="cpu")
+    assert (recipe.split_heads, recipe.split_min_distance) == (True, 5)
+    told = Predictor.from_checkpoint(tmp_path / "recipe.ckpt", device="cpu", split_heads=False, split_min_distance=9)
+    assert (told.split_heads, told.split_min_distance) == (False, 9)
+    del state["iim"]["split_heads"], state["iim"]["split_min_distance"]  # a checkpoint from before they were stored
+    torch.save(state, tmp_path / "older.ckpt")
+    older = Predictor.from_checkpoint(tmp_path / "older.ckpt", device="cpu")
+    assert (older.split_heads, older.split_min_distance) == (False, SPLIT_MIN_DISTANCE)

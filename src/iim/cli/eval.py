@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 from iim.cli._common import fail, instantiate_group, print_table, root_cause
 from iim.cli.console import quiet_library_notices
 from iim.data.records import DatasetError
-from iim.validation import as_threshold_offset, non_negative_int
+from iim.validation import as_bool, as_threshold_offset, non_negative_int, positive_int
 
 __all__ = ["evaluate", "main", "sweep_postprocessing"]
 
@@ -54,7 +54,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from iim.metrics import GTLocRecord, evaluate_predictions, write_gt_loc, write_pred_loc
     from iim.models import load_network
-    from iim.ops import SPLIT_MIN_DISTANCE
     from iim.tasks import LocatorTask
 
     quiet_library_notices()
@@ -65,9 +64,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     overrides = cfg.get("inference")
     inference = {**info.inference, **(OmegaConf.to_container(overrides, resolve=True) if overrides else {})}
     min_area = info.min_area if cfg.get("min_area") is None else non_negative_int("min_area", cfg.min_area)
+    split_heads = info.split_heads if cfg.get("split_heads") is None else as_bool("split_heads", cfg.split_heads)
+    split_min_distance = (info.split_min_distance if cfg.get("split_min_distance") is None
+                          else positive_int("split_min_distance", cfg.split_min_distance))  # fmt: skip
     task = LocatorTask(net, mean=info.mean, std=info.std, inference=inference, min_area=min_area,
-                       connectivity=info.connectivity, split_heads=bool(cfg.get("split_heads", False)),
-                       split_min_distance=int(cfg.get("split_min_distance", SPLIT_MIN_DISTANCE)),
+                       connectivity=info.connectivity, split_heads=split_heads, split_min_distance=split_min_distance,
                        threshold_offset=float(cfg.get("threshold_offset", 0.0)))  # fmt: skip
     sweep = _sweep_settings(cfg.get("sweep"), min_area)
     task.keep_test_maps = sweep is not None

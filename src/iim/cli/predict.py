@@ -23,6 +23,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from iim.cli._common import fail, print_table, root_cause, run_app
+from iim.validation import as_bool, positive_int
 
 __all__ = ["main", "predict", "summarize"]
 
@@ -90,7 +91,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     predictor = Predictor.from_checkpoint(
         cfg.ckpt, device=str(cfg.device), precision=str(cfg.precision), inference=overrides,  # type: ignore[arg-type]
         min_area=cfg.min_area, connectivity=cfg.connectivity, batch_size=int(cfg.batch_size),
-        split_heads=bool(cfg.split_heads), split_min_distance=int(cfg.split_min_distance),
+        split_heads=None if cfg.get("split_heads") is None else as_bool("split_heads", cfg.split_heads),
+        split_min_distance=None if cfg.get("split_min_distance") is None
+        else positive_int("split_min_distance", cfg.split_min_distance),
         threshold_offset=float(cfg.get("threshold_offset", 0.0)),
     )  # fmt: skip
     out = Path(str(cfg.output_dir))

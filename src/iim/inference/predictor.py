@@ -171,15 +171,17 @@ class Predictor:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         threshold_offset: float = 0.0,
-        split_heads: bool = False,
-        split_min_distance: int = SPLIT_MIN_DISTANCE,
+        split_heads: bool | None = None,
+        split_min_distance: int | None = None,
     ) -> Predictor:
         """A Predictor for an ``iim-train`` checkpoint, or for weights of the original IIM code.
 
-        ``iim-train`` checkpoints carry the network's config, mean/std and inference settings; arguments given here
-        override them. A state dict of the original code (``Extractor.*`` / ``Binar.*`` keys, see
-        :func:`iim.models.load_original_checkpoint`) is recognised too; it carries no statistics, so ``mean`` and
-        ``std`` default to the original's NWPU-Crowd values.
+        ``iim-train`` checkpoints carry the network's config, mean/std, inference settings and post-processing
+        (``min_area``, ``connectivity``, ``split_heads``, ``split_min_distance``: what the run validated with, e.g.
+        a recipe's split heads); arguments given here (not ``None``) override them. A state dict of the original
+        code (``Extractor.*`` / ``Binar.*`` keys, see :func:`iim.models.load_original_checkpoint`) is recognised
+        too; it carries no statistics, so ``mean`` and ``std`` default to the original's NWPU-Crowd values, and its
+        post-processing is the original's (``min_area`` 3, 4-connectivity, no splitting).
 
         Raises:
             FileNotFoundError: No such file.
@@ -192,11 +194,12 @@ class Predictor:
         if is_original_checkpoint(path):
             net = load_original_checkpoint(path)
             stats = {"mean": NWPU_MEAN_STD[0], "std": NWPU_MEAN_STD[1], "inference": {}, "min_area": 3}
-            stats["connectivity"] = 4
+            stats.update(connectivity=4, split_heads=False, split_min_distance=SPLIT_MIN_DISTANCE)
         else:
             net, info = load_network(path)
             stats = {"mean": info.mean, "std": info.std, "inference": info.inference, "min_area": info.min_area}
-            stats["connectivity"] = info.connectivity
+            stats.update(connectivity=info.connectivity, split_heads=info.split_heads,
+                         split_min_distance=info.split_min_distance)  # fmt: skip
         return cls(
             net,
             mean if mean is not None else stats["mean"],
@@ -208,8 +211,8 @@ class Predictor:
             connectivity=stats["connectivity"] if connectivity is None else connectivity,
             batch_size=batch_size,
             threshold_offset=threshold_offset,
-            split_heads=split_heads,
-            split_min_distance=split_min_distance,
+            split_heads=stats["split_heads"] if split_heads is None else split_heads,
+            split_min_distance=stats["split_min_distance"] if split_min_distance is None else split_min_distance,
         )
 
     @classmethod

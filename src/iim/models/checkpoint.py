@@ -16,6 +16,7 @@ import torch
 
 from iim.models.network import IIMNet
 from iim.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
+from iim.ops.split import SPLIT_MIN_DISTANCE
 
 __all__ = ["CheckpointInfo", "build_from_config", "load_network", "load_state_dict_file"]
 
@@ -32,6 +33,9 @@ class CheckpointInfo:
         inference: Keyword arguments of :func:`~iim.ops.tiled_inference`.
         min_area: Smallest component counted as a head.
         connectivity: 4 or 8.
+        split_heads: Whether components holding several confidence peaks are cut into one head per peak (the
+            task's validation setting, e.g. a recipe's; ``False`` in checkpoints written before it was stored).
+        split_min_distance: With ``split_heads``: least distance in pixels between two peaks that count as two heads.
         epoch: Training epoch of the checkpoint (``None`` if unknown).
         global_step: Optimizer steps of the checkpoint (``None`` if unknown).
     """
@@ -43,6 +47,8 @@ class CheckpointInfo:
     inference: dict[str, Any] = field(default_factory=dict)
     min_area: int = 3
     connectivity: int = 4
+    split_heads: bool = False
+    split_min_distance: int = SPLIT_MIN_DISTANCE
     epoch: int | None = None
     global_step: int | None = None
 
@@ -95,6 +101,8 @@ def load_network(
         inference=dict(meta.get("inference", {})),
         min_area=int(meta.get("min_area", 3)),
         connectivity=int(meta.get("connectivity", 4)),
+        split_heads=bool(meta.get("split_heads", False)),
+        split_min_distance=int(meta.get("split_min_distance", SPLIT_MIN_DISTANCE)),
         epoch=checkpoint.get("epoch"),
         global_step=checkpoint.get("global_step"),
     )

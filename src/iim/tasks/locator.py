@@ -211,6 +211,8 @@ class LocatorTask(pl.LightningModule):
             "inference": dict(self.inference),
             "min_area": self.min_area,
             "connectivity": self.connectivity,
+            "split_heads": self.split_heads,
+            "split_min_distance": self.split_min_distance,
         }
 
     # ------------------------------------------------------------------------------------------------ optimizers
