@@ -17,6 +17,7 @@
 #              focal2       focal MSE (gamma 2)
 #              cosine       linear warm-up (5 % of steps) then a cosine schedule, instead of poly
 #              lr2x         both learning rates doubled (confidence 4e-4, threshold 6e-5), for a short run
+#              lr4x         both learning rates four times the recipe's (confidence 8e-4, threshold 1.2e-4)
 #              lite2        EfficientNet-Lite2 backbone
 #              pbm_split    (no training: pbm's checkpoint) split merged components at evaluation
 #              pbm_hflip    (no training: pbm's checkpoint) test-time horizontal flip at evaluation
@@ -65,6 +66,7 @@ for row in "${ROWS[@]}"; do
                         "+model.schedulers.confidence={_target_:iim.tasks.WarmupCosineLR,_partial_:true,warmup_steps:0.05}"
                         "+model.schedulers.threshold={_target_:iim.tasks.WarmupCosineLR,_partial_:true,warmup_steps:0.05}") ;;
     lr2x) train_args=(model.optimizers.confidence.lr=4e-4 model.optimizers.threshold.lr=6e-5) ;;
+    lr4x) train_args=(model.optimizers.confidence.lr=8e-4 model.optimizers.threshold.lr=1.2e-4) ;;
     lite2) train_args=(model/net/predictor=efficientnet_lite2) ;;
     pbm_split) train_row=pbm; eval_args=(split_heads=true) ;;
     pbm_hflip) train_row=pbm; eval_args=(+inference.hflip=true) ;;
