@@ -21,8 +21,8 @@
 #              lite2        EfficientNet-Lite2 backbone
 #              pbm_split    (no training: pbm's checkpoint) split merged components at evaluation
 #              pbm_hflip    (no training: pbm's checkpoint) test-time horizontal flip at evaluation
-#   recipe     cpu_plus     the recipe that combines the winners (experiment shhb_lite0_cpu_plus: 16 epochs,
-#                           split at 6 px, min_area 12)
+#   recipe     cpu_plus     the recipe that combines the winners (experiment shhb_lite0_cpu_plus: learning rates
+#                           x4, split at 6 px, min_area 12)
 #              cpu_plus_fixed_0.5                       the same with a fixed 0.5 threshold
 # Any row takes a seed suffix, e.g. cpu_plus@2: the training seed becomes 2; the validation split stays seed 3035's.
 # Every row trains, then evaluates last.ckpt on the seeded validation split (10 % of train, seed 3035) under the NWPU

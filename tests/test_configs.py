@@ -82,11 +82,12 @@ def test_cpu_recipe_for_shanghaitech_b(tmp_path):
     assert cfg.data.source._target_.endswith("ShanghaiTechReader") and cfg.data.source.val_fraction == 0.1
 
 
-def test_cpu_plus_recipe_is_the_cpu_recipe_trained_longer_with_split_heads(tmp_path):
-    """shhb_lite0_cpu_plus changes the epochs and the post-processing of shhb_lite0_cpu, nothing else."""
+def test_cpu_plus_recipe_is_the_cpu_recipe_with_larger_learning_rates_and_split_heads(tmp_path):
+    """shhb_lite0_cpu_plus changes the learning rates and the post-processing of shhb_lite0_cpu, nothing else."""
     base = OmegaConf.create(resolved_experiment("shhb_lite0_cpu"))
     plus = OmegaConf.create(resolved_experiment("shhb_lite0_cpu_plus"))
-    changed = {"trainer": {"max_epochs": 16}, "model": {"split_heads": True, "split_min_distance": 6, "min_area": 12}}
+    lrs = {"confidence": {"lr": 8e-4}, "threshold": {"lr": 1.2e-4}}
+    changed = {"model": {"optimizers": lrs, "split_heads": True, "split_min_distance": 6, "min_area": 12}}
     expected = OmegaConf.merge(base, changed, {"tags": [*base.tags, "plus"]})
     assert OmegaConf.to_container(plus) == OmegaConf.to_container(expected)
     model = instantiate(compose_train(["+experiment=shhb_lite0_cpu_plus"], tmp_path).model)
