@@ -100,7 +100,9 @@ def test_the_sweep_scores_each_setting_as_its_own_evaluation_would(tmp_path, che
      ("sweep.min_area=[3,1.5]", r"sweep\.min_area\[1\]: expected an integer >= 0, got 1\.5"),
      ("+sweep.area=[3]", r"sweep: unknown keys \['area'\]"),
      ("min_area=-2", r"min_area: expected an integer >= 0, got -2"),
-     ("threshold_offset=3", r"LocatorTask: `threshold_offset` must be a number in \[-1, 1\], got 3")],
+     ("threshold_offset=3", r"LocatorTask: `threshold_offset` must be a number in \[-1, 1\], got 3"),
+     ("split_heads=maybe", r"split_heads: expected true or false, got 'maybe'"),
+     ("split_min_distance=0", r"split_min_distance must be a positive integer, got 0")],
 )  # fmt: skip
 def test_bad_sweep_settings_are_named(tmp_path, checkpoint, override, message):
     cfg = compose_train([f"ckpt_path={checkpoint}", "data.num_workers=0", override], tmp_path, "eval")
@@ -144,14 +146,3 @@ def test_eval_follows_the_checkpoints_split_heads_unless_told_otherwise(tmp_path
     assert explicit != plain  # splitting changes the answer on these maps, so the comparisons below can fail
     assert counts(recipe, "from_checkpoint") == explicit
     assert counts(recipe, "overridden", "split_heads=false") == plain
-
-
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [("split_heads=maybe", r"split_heads: expected true or false, got 'maybe'"),
-     ("split_min_distance=0", r"split_min_distance must be a positive integer, got 0")],
-)  # fmt: skip
-def test_bad_split_settings_are_named(tmp_path, checkpoint, override, message):
-    cfg = compose_train([f"ckpt_path={checkpoint}", "data.num_workers=0", override], tmp_path, "eval")
-    with pytest.raises(ValueError, match=message):
-        evaluate(cfg)
